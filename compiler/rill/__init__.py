@@ -1,0 +1,1 @@
+"""rill: compile PyTorch models to a bit-exact, cycle-exact streaming inference accelerator."""

@@ -1,0 +1,25 @@
+"""`python -m rill <command>`: the demo, RTL package generation, lint and cosim entry points."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, help); each module has main(argv) -> int, imported only when used
+COMMANDS = {
+    "demo": ("rill.demo", "compile the seed LSTM, run it on the VM and the RTL, print the verdict"),
+    "gen-pkg": ("rill.rtlgen", "regenerate rtl/rill_pkg.sv and the activation table from isa.py"),
+    "lint-rtl": ("rill.cosim.lint", "verilator --lint-only -Wall over rtl/"),
+    "cosim": ("rill.cosim.cli", "run a saved program on the RTL: PROGRAM INPUTS.npy"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="rill")
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    ns = parser.parse_args(argv)
+    module = importlib.import_module(COMMANDS[ns.command][0])
+    return int(module.main(ns.args) or 0)

@@ -1,0 +1,115 @@
+"""Accelerator configuration: the sizes the compiler targets and the RTL is built for."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One rill accelerator: `num_cores` cores, each with a block_size x block_size matrix unit.
+
+    Memory depths count words: a weight word is a block_size x block_size bf16 block, a
+    register-file word is block_size fp32 lanes; each register-file bank holds `rf_depth`.
+    """
+
+    num_cores: int
+    block_size: int
+    clock_mhz: float = 320.0
+    weight_depth: int = 512
+    rf_depth: int = 256
+    instr_depth: int = 4096
+    out_fifo_depth: int = 64
+
+    def __post_init__(self) -> None:
+        def pow2(name: str, lo: int, hi: int) -> None:
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < lo or v > hi or v & (v - 1):
+                raise ConfigError(f"Config.{name}={v!r}: must be a power of two in [{lo}, {hi}]")
+
+        if not isinstance(self.num_cores, int) or not 1 <= self.num_cores <= 8:
+            raise ConfigError(f"Config.num_cores={self.num_cores!r}: must be an int in [1, 8]")
+        pow2("block_size", 4, 128)
+        pow2("weight_depth", 2, 1 << 16)
+        pow2("rf_depth", 4, 1 << 12)
+        pow2("instr_depth", 4, 1 << 16)
+        pow2("out_fifo_depth", 2, 1 << 12)
+        if not self.clock_mhz > 0:
+            raise ConfigError(f"Config.clock_mhz={self.clock_mhz!r}: must be positive")
+
+    # presets ---------------------------------------------------------------------------------
+    @classmethod
+    def ia_840f_c3b64(cls) -> Config:
+        return cls(num_cores=3, block_size=64)
+
+    @classmethod
+    def ia_420f_c6b32(cls) -> Config:
+        return cls(num_cores=6, block_size=32)
+
+    @classmethod
+    def c1b8(cls) -> Config:
+        """Smallest config, for fast RTL simulation."""
+        return cls(num_cores=1, block_size=8, weight_depth=256, rf_depth=64, instr_depth=1024)
+
+    @classmethod
+    def c2b16(cls) -> Config:
+        return cls(num_cores=2, block_size=16, weight_depth=256, rf_depth=64, instr_depth=1024)
+
+    @classmethod
+    def c3b16(cls) -> Config:
+        return cls(num_cores=3, block_size=16, weight_depth=256, rf_depth=128, instr_depth=2048)
+
+    # derived sizes ---------------------------------------------------------------------------
+    @property
+    def num_banks(self) -> int:
+        """Register-file banks: constants, input stream, then a matrix and a vector bank per core."""
+        return 2 + 2 * self.num_cores
+
+    @property
+    def bank_bits(self) -> int:
+        return max(1, math.ceil(math.log2(self.num_banks)))
+
+    @property
+    def idx_bits(self) -> int:
+        return int(math.log2(self.rf_depth))
+
+    @property
+    def addr_bits(self) -> int:
+        return self.bank_bits + self.idx_bits
+
+    @property
+    def waddr_bits(self) -> int:
+        return max(1, int(math.log2(self.weight_depth)))
+
+    @property
+    def tree_stages(self) -> int:
+        """Pipeline stages of a log2(block_size)-level tree at two levels per stage."""
+        return math.ceil(int(math.log2(self.block_size)) / 2)
+
+    @property
+    def weights_per_core(self) -> int:
+        return self.weight_depth * self.block_size**2
+
+    # persistence -----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown Config fields {sorted(unknown)}")
+        return cls(**d)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Config:
+        return cls.from_dict(json.loads(Path(path).read_text()))

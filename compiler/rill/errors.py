@@ -1,0 +1,37 @@
+"""Typed errors: each names what was wrong and where."""
+
+
+class RillError(Exception):
+    """Base class of every error rill raises on bad input."""
+
+
+class ConfigError(RillError, ValueError):
+    """A Config field is out of range."""
+
+
+class UnsupportedError(RillError):
+    """The model uses operations rill cannot compile (all of them are listed)."""
+
+
+class NNIRError(RillError):
+    """The NNIR graph is malformed (a verifier found it between passes)."""
+
+
+class AllocationError(RillError):
+    """The program does not fit the accelerator: the message gives needed vs available."""
+
+
+class SaveError(RillError):
+    """A program could not be written."""
+
+
+class LoadError(RillError):
+    """A program file is corrupt, truncated, or of another version."""
+
+
+class ProgramError(RillError):
+    """An instruction stream is illegal (bad opcode, bank, or a timing hazard)."""
+
+
+class VMInputError(RillError, ValueError):
+    """Input to VM.run has the wrong shape or dtype."""

@@ -1,0 +1,230 @@
+"""Bit-exact arithmetic of the rill datapath, as specified in docs/numerics.md.
+
+These functions are the reference the VM runs and the cosim unit benches compare the RTL
+against. Everything is vectorised numpy; values travel as float32 arrays whose bit patterns
+are the hardware's (bf16 values are float32 with the low 16 bits zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+F_ALIGN = 24
+"""Fraction bits kept below the largest product exponent in a block reduction."""
+
+BLOCK_EXP_OFFSET = 268 + F_ALIGN
+"""A block sum S with max exponent sum E has value S * 2**(E - BLOCK_EXP_OFFSET)."""
+
+ACT_IN_FRAC = 16
+"""Fixed-point fraction bits of |x| at the activation unit's input (tanh; sigmoid uses 15)."""
+ACT_SEG_BITS = 10
+ACT_FRAC_BITS = 9
+ACT_OUT_FRAC = 16
+ACT_U_MAX = (1 << (ACT_SEG_BITS + ACT_FRAC_BITS)) - 1
+
+NAN32 = np.uint32(0x7FC00000)
+NAN16 = np.uint16(0x7FC0)
+F32_MIN_NORMAL = 2.0**-126
+
+
+def f32_bits(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+
+
+def from_f32_bits(b: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(b, dtype=np.uint32).view(np.float32)
+
+
+def f32_to_bf16_bits(x: np.ndarray) -> np.ndarray:
+    """Round float32 to bf16 bits: nearest-even, NaN to 0x7FC0 (torch.bfloat16's rule)."""
+    u = f32_bits(x).astype(np.uint64)
+    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    return np.where(np.isnan(x), NAN16, rounded)
+
+
+def bf16_bits_to_f32(b: np.ndarray) -> np.ndarray:
+    return from_f32_bits(np.asarray(b, dtype=np.uint32) << 16)
+
+
+def round_to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 -> nearest bf16 value, still as float32."""
+    return bf16_bits_to_f32(f32_to_bf16_bits(np.asarray(x, dtype=np.float32)))
+
+
+def canonical(x: np.ndarray) -> np.ndarray:
+    """Flush subnormals to signed zero and make every NaN the canonical 0x7FC00000."""
+    x = np.asarray(x, dtype=np.float32)
+    b = f32_bits(x)
+    tiny = (b & 0x7F800000) == 0
+    b = np.where(tiny, b & 0x80000000, b)
+    b = np.where(np.isnan(x), NAN32, b)
+    return from_f32_bits(b)
+
+
+def bf16_input(x: np.ndarray) -> np.ndarray:
+    """Host float32 -> what the input stream holds: bf16 (torch rule), subnormals flushed."""
+    return canonical(round_to_bf16(x))
+
+
+def f64_to_f32_ftz(v: np.ndarray) -> np.ndarray:
+    """Round an exact float64 value to fp32 as the hardware does.
+
+    Nearest-even with an unbounded exponent, then |r| < 2**-126 flushes to signed zero and
+    overflow gives inf. numpy rounds tiny values onto the subnormal grid instead, so those are
+    scaled up by 2**128 before rounding (exact in float64) and judged there.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = v.astype(np.float32)
+        tiny = np.abs(v) < 2.0**-120
+        scaled = (v * 2.0**128).astype(np.float32)
+        flushed = np.abs(scaled) < np.float32(4.0)
+        small = np.where(flushed, np.copysign(np.float32(0), scaled), scaled / np.float32(2.0**128))
+        out = np.where(tiny, small, direct).astype(np.float32)
+    return canonical(out)
+
+
+def fp32_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """fp32 add, nearest-even, DAZ/FTZ. Sums of normals that land below 2**-126 are exact in
+    numpy's subnormal range, so flushing numpy's result equals the hardware's unbounded rounding."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return canonical(canonical(a) + canonical(b))
+
+
+def fp32_sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return canonical(canonical(a) - canonical(b))
+
+
+def fp32_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """fp32 multiply: the float64 product of two fp32 values is exact, rounded once."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = canonical(a).astype(np.float64) * canonical(b).astype(np.float64)
+    return f64_to_f32_ftz(p)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    x = canonical(x)
+    return np.where(np.isnan(x), x, np.where(x > 0, x, np.float32(0))).astype(np.float32)
+
+
+def activation_table() -> tuple[np.ndarray, np.ndarray]:
+    """The tanh segment table shared by the VM and the RTL: c0 = tanh at the segment start and
+    c1 = chord rise over the segment, both in units of 2**-16."""
+    seg = np.arange(1 << ACT_SEG_BITS, dtype=np.float64)
+    step = 2.0 ** (ACT_FRAC_BITS - ACT_IN_FRAC)
+    lo = np.rint(np.tanh(seg * step) * 2**ACT_OUT_FRAC).astype(np.int64)
+    hi = np.rint(np.tanh((seg + 1) * step) * 2**ACT_OUT_FRAC).astype(np.int64)
+    return lo, hi - lo
+
+
+_C0, _C1 = activation_table()
+
+
+def _tanh_fixed(x: np.ndarray, in_frac: int) -> tuple[np.ndarray, np.ndarray]:
+    """|x| -> tanh(|x| * 2**(16 - in_frac)) in units of 2**-16, and the sign of x."""
+    x = canonical(x)
+    mag = np.abs(x.astype(np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        u = np.floor(np.minimum(mag * 2.0**in_frac, ACT_U_MAX))
+    u = np.where(np.isnan(x), 0, u).astype(np.int64)
+    seg, frac = u >> ACT_FRAC_BITS, u & ((1 << ACT_FRAC_BITS) - 1)
+    y = _C0[seg] + ((_C1[seg] * frac) >> ACT_FRAC_BITS)
+    return y, np.signbit(x)
+
+
+def act_tanh(x: np.ndarray) -> np.ndarray:
+    y, neg = _tanh_fixed(x, ACT_IN_FRAC)
+    out = (np.where(neg, -y, y).astype(np.float64) * 2.0**-ACT_OUT_FRAC).astype(np.float32)
+    out = np.where(out == 0, np.float32(0), out)
+    return np.where(np.isnan(x), from_f32_bits(NAN32), out).astype(np.float32)
+
+
+def act_sigmoid(x: np.ndarray) -> np.ndarray:
+    """sigmoid(x) = (1 + tanh(x/2)) / 2, the tanh read with one fraction bit less."""
+    y, neg = _tanh_fixed(x, ACT_IN_FRAC - 1)
+    s = (1 << ACT_OUT_FRAC) + np.where(neg, -y, y)
+    out = (s.astype(np.float64) * 2.0 ** -(ACT_OUT_FRAC + 1)).astype(np.float32)
+    return np.where(np.isnan(x), from_f32_bits(NAN32), out).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Block reduction: one row of a block_size x block_size weight block times a bf16 vector.
+
+
+def _unpack_bf16(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """bf16 values (float32 arrays) -> sign, biased exponent, 8-bit significand (0 when zero)."""
+    b = f32_bits(v) >> 16
+    sign = (b >> 15).astype(np.int64)
+    exp = ((b >> 7) & 0xFF).astype(np.int64)
+    sig = np.where(exp == 0, 0, (b & 0x7F) | 0x80).astype(np.int64)
+    return sign, exp, sig
+
+
+def block_dot_exact(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Reference block reduction by integer emulation, specials included.
+
+    x: [m, B] bf16 values; w: [m, R, B] bf16 values. Returns [m, R] fp32: for each row, the
+    products aligned to the largest exponent sum with F_ALIGN fraction bits (truncated toward
+    zero), summed exactly as integers and rounded once to fp32.
+    """
+    x = np.asarray(x, dtype=np.float32)[:, None, :]
+    w = np.asarray(w, dtype=np.float32)
+    sx, ex, mx = _unpack_bf16(x)
+    sw, ew, mw = _unpack_bf16(w)
+    x_inf, w_inf = np.isinf(x), np.isinf(w)
+    x_zero, w_zero = mx == 0, mw == 0
+    live = ~(x_zero | w_zero) & ~(x_inf | w_inf)
+    q = np.where(live, ex + ew, -1)
+    e_max = q.max(axis=-1, keepdims=True)
+    shift = np.minimum(e_max - q, 63)
+    mag = ((mx * mw) << F_ALIGN) >> shift
+    s = np.where(live, np.where((sx ^ sw) == 1, -mag, mag), 0).sum(axis=-1)
+    e_max = e_max[..., 0]
+    value = s.astype(np.float64) * np.exp2((e_max - BLOCK_EXP_OFFSET).astype(np.float64))
+    out = f64_to_f32_ftz(np.where(e_max < 0, 0.0, value))
+    # specials: inf*0 or NaN operand -> NaN; +inf and -inf products -> NaN; else inf wins
+    nan_in = np.isnan(x) | np.isnan(w) | (x_inf & w_zero) | (w_inf & x_zero)
+    inf_prod = (x_inf | w_inf) & ~nan_in
+    neg = (sx ^ sw) == 1
+    pos_inf = (inf_prod & ~neg).any(axis=-1)
+    neg_inf = (inf_prod & neg).any(axis=-1)
+    nan = nan_in.any(axis=-1) | (pos_inf & neg_inf)
+    out = np.where(pos_inf, np.float32(np.inf), out)
+    out = np.where(neg_inf, np.float32(-np.inf), out)
+    return np.where(nan, from_f32_bits(NAN32), out).astype(np.float32)
+
+
+def exponent_range(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Largest and smallest biased exponent of the nonzero finite entries along the last axis
+    (an all-zero row gives max -1000, min +1000, so any spread test on it passes)."""
+    e = ((f32_bits(v) >> 23) & 0xFF).astype(np.int32)
+    nz = e != 0
+    return (np.where(nz, e, -1000).max(axis=-1), np.where(nz, e, 1000).min(axis=-1))
+
+
+def block_dot(
+    x: np.ndarray, w: np.ndarray, w_emax: np.ndarray, w_emin: np.ndarray
+) -> np.ndarray:
+    """Block reduction, fast where provably exact.
+
+    When every nonzero product's exponent sum is within F_ALIGN of the row's largest, no bit
+    is truncated, every partial sum of the products is a multiple of 2**(E-292) below 2**(E-246),
+    so a float64 matmul in any order gives the exact sum. The spread is bounded from the
+    per-row weight exponent range (precomputed) and the vector's; rows that might exceed it,
+    and vectors holding inf/NaN, take block_dot_exact.
+    x: [m, B] fp32 already rounded to bf16; w: [m, R, B] finite bf16 values (float64 saves a
+    conversion per call); w_emax/w_emin: [m, R].
+    """
+    x = np.asarray(x, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.matmul(np.asarray(w, dtype=np.float64), x.astype(np.float64)[:, :, None])[..., 0]
+    # an exactly zero sum is +0 (the integer sum has no sign); float64 may give -0
+    out = np.where(s == 0, np.float32(0), f64_to_f32_ftz(s))
+    x_emax, x_emin = exponent_range(x)
+    spread = (x_emax[:, None] + w_emax) - (x_emin[:, None] + w_emin)
+    bad = (spread > F_ALIGN) | ~np.isfinite(x).all(axis=-1)[:, None]
+    if bad.any():
+        mi, ri = np.nonzero(bad)
+        out[mi, ri] = block_dot_exact(x[mi], w[mi, ri][:, None, :])[:, 0]
+    return out
