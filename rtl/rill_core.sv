@@ -1,0 +1,252 @@
+// One rill core: instruction memory, decode, register-file copy, weight memory, matrix unit and
+// vector unit (docs/isa.md, docs/architecture.md).
+//
+// Timing (issue cycle 0 = the cycle the bundle at pc is on bundle_q and issue_i is high):
+//   cycle 0      register-file reads x / a / b and the weight block are addressed (registered)
+//   cycle 1      matrix unit gets x_i, w_i; vector unit gets op_i, dst_i, a_i, b_i
+//   cycle 4+2T   MACC: acc register addressed (delayed m_acc)
+//   cycle 5+2T   matrix unit gets acc_i / acc_en_i
+//   cycle 9+2T   matrix result on the bank write bus (m_dst delayed), written at the end
+// The top presents pc of the NEXT cycle on imem_raddr_i, so bundle_q holds imem[pc] in cycle 0.
+module rill_core #(
+  parameter int unsigned NUM_CORES    = 1,
+  parameter int unsigned B            = 8,
+  parameter int unsigned WEIGHT_DEPTH = 256,
+  parameter int unsigned RF_DEPTH     = 64,
+  parameter int unsigned INSTR_DEPTH  = 1024,
+  parameter int unsigned CORE_ID      = 0,
+  localparam int unsigned NumBanks    = rill_pkg::num_banks(NUM_CORES),
+  localparam int unsigned BankW       = rill_pkg::bank_bits(NUM_CORES),
+  localparam int unsigned IdxW        = rill_pkg::idx_bits(RF_DEPTH),
+  localparam int unsigned AddrW       = BankW + IdxW,
+  localparam int unsigned WAddrW      = rill_pkg::waddr_bits(WEIGHT_DEPTH),
+  localparam int unsigned LWAddrW     = WAddrW + $clog2(B),
+  localparam int unsigned PcW         = $clog2(INSTR_DEPTH),
+  localparam int unsigned WordW       = B * 32,
+  // bundle fields, least significant first (isa.fields)
+  localparam int unsigned MOpLsb      = 0,
+  localparam int unsigned MWLsb       = MOpLsb + rill_pkg::M_OP_BITS,
+  localparam int unsigned MXLsb       = MWLsb + WAddrW,
+  localparam int unsigned MAccLsb     = MXLsb + AddrW,
+  localparam int unsigned MDstLsb     = MAccLsb + AddrW,
+  localparam int unsigned VOpLsb      = MDstLsb + IdxW,
+  localparam int unsigned VALsb       = VOpLsb + rill_pkg::V_OP_BITS,
+  localparam int unsigned VBLsb       = VALsb + AddrW,
+  localparam int unsigned VDstLsb     = VBLsb + AddrW,
+  localparam int unsigned BundleW     = VDstLsb + IdxW
+) (
+  input  logic               clk_i,
+  input  logic               rst_ni,
+  // instruction fetch / issue (from the top's control FSM)
+  input  logic [PcW-1:0]     imem_raddr_i,
+  input  logic               issue_i,
+  output logic               illegal_o,
+  // load port, already decoded for this core
+  input  logic               imem_we_i,
+  input  logic [PcW-1:0]     imem_waddr_i,
+  input  logic [BundleW-1:0] imem_wdata_i,
+  input  logic               wmem_we_i,
+  input  logic [LWAddrW-1:0] wmem_waddr_i,
+  input  logic [B*16-1:0]    wmem_wdata_i,
+  // register-file write buses, one per bank (broadcast to every core)
+  input  logic               rf_wr_en_i   [NumBanks],
+  input  logic [IdxW-1:0]    rf_wr_idx_i  [NumBanks],
+  input  logic [WordW-1:0]   rf_wr_data_i [NumBanks],
+  // this core's matrix-bank and vector-bank write buses
+  output logic               m_wr_en_o,
+  output logic [IdxW-1:0]    m_wr_idx_o,
+  output logic [WordW-1:0]   m_wr_data_o,
+  output logic               v_wr_en_o,
+  output logic [IdxW-1:0]    v_wr_idx_o,
+  output logic [WordW-1:0]   v_wr_data_o,
+  // OUT beat (cycle 1 after issue)
+  output logic               out_push_o,
+  output logic [B*16-1:0]    out_data_o
+);
+  import rill_pkg::*;
+
+  localparam int unsigned T        = tree_stages(B);
+  localparam int unsigned AccRd    = lat_mac_acc_read(T);  // cycle the acc register is addressed
+  localparam int unsigned AccEn    = AccRd + 1;            // cycle acc_i / acc_en_i are used
+  localparam int unsigned MatWb    = lat_mac(T) - 1;       // write-back cycle
+  localparam int unsigned PipeLen  = MatWb;                // stage k holds cycle k+1
+
+  // ---------------------------------------------------------------------------------------
+  // fetch and decode
+  logic [BundleW-1:0] bundle;
+  logic [1:0]         m_op;
+  logic [WAddrW-1:0]  m_w;
+  logic [AddrW-1:0]   m_x, m_acc, v_a, v_b;
+  logic [IdxW-1:0]    m_dst, v_dst;
+  logic [2:0]         v_op;
+  logic               m_live, m_macc, v_live, v_uses_b, issue;
+  logic               bad_mop, bad_bank;
+
+  rill_imem #(
+    .WIDTH      (BundleW),
+    .INSTR_DEPTH(INSTR_DEPTH),
+    .CORE_ID    (CORE_ID)
+  ) u_imem (
+    .clk_i,
+    .rst_ni,
+    .wr_en_i  (imem_we_i),
+    .wr_addr_i(imem_waddr_i),
+    .wr_data_i(imem_wdata_i),
+    .rd_addr_i(imem_raddr_i),
+    .rd_data_o(bundle)
+  );
+
+  function automatic logic bank_ok(logic [BankW-1:0] bank);
+    return 32'(bank) < NumBanks;
+  endfunction
+
+  always_comb begin
+    m_op  = bundle[MOpLsb +: 2];
+    m_w   = bundle[MWLsb +: WAddrW];
+    m_x   = bundle[MXLsb +: AddrW];
+    m_acc = bundle[MAccLsb +: AddrW];
+    m_dst = bundle[MDstLsb +: IdxW];
+    v_op  = bundle[VOpLsb +: 3];
+    v_a   = bundle[VALsb +: AddrW];
+    v_b   = bundle[VBLsb +: AddrW];
+    v_dst = bundle[VDstLsb +: IdxW];
+
+    m_live   = (m_op == M_MAC) || (m_op == M_MACC);
+    m_macc   = (m_op == M_MACC);
+    v_live   = (v_op != V_NOP);
+    v_uses_b = (v_op == V_ADD) || (v_op == V_SUB) || (v_op == V_MUL);
+
+    // illegal: m_op 3, or an operand address (of an op that reads it) in a bank >= NumBanks
+    bad_mop  = (m_op == 2'd3);
+    bad_bank = (m_live && !bank_ok(m_x[AddrW-1:IdxW])) || (m_macc && !bank_ok(m_acc[AddrW-1:IdxW])) ||
+               (v_live && !bank_ok(v_a[AddrW-1:IdxW])) || (v_uses_b && !bank_ok(v_b[AddrW-1:IdxW]));
+    illegal_o = issue_i && (bad_mop || bad_bank);
+    issue     = issue_i && !(bad_mop || bad_bank);
+  end
+
+  // ---------------------------------------------------------------------------------------
+  // matrix-slot control pipeline: stage k holds the op issued k+1 cycles ago
+  typedef struct packed {
+    logic             live;
+    logic             macc;
+    logic [AddrW-1:0] acc;
+    logic [IdxW-1:0]  dst;
+  } mctl_t;
+
+  mctl_t mpipe_d [PipeLen];
+  mctl_t mpipe_q [PipeLen];
+
+  always_comb begin
+    mpipe_d[0] = '{live: issue && m_live, macc: issue && m_macc, acc: m_acc, dst: m_dst};
+    for (int unsigned k = 1; k < PipeLen; k++) begin
+      mpipe_d[k] = mpipe_q[k-1];
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      for (int unsigned k = 0; k < PipeLen; k++) begin
+        mpipe_q[k] <= '0;
+      end
+    end else begin
+      mpipe_q <= mpipe_d;
+    end
+  end
+
+  // ---------------------------------------------------------------------------------------
+  // vector-slot issue register (cycle 1)
+  logic [2:0]      vop_d, vop_q;
+  logic [IdxW-1:0] vdst_d, vdst_q;
+
+  assign vop_d  = issue ? v_op : V_NOP;
+  assign vdst_d = v_dst;
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      vop_q  <= V_NOP;
+      vdst_q <= '0;
+    end else begin
+      vop_q  <= vop_d;
+      vdst_q <= vdst_d;
+    end
+  end
+
+  // ---------------------------------------------------------------------------------------
+  // register file and weight memory
+  logic [AddrW-1:0] rd_addr [4];
+  logic [WordW-1:0] rd_data [4];
+  logic [B*B*16-1:0] wblock;
+
+  always_comb begin
+    rd_addr[0] = m_x;
+    rd_addr[1] = mpipe_q[AccRd-1].acc;
+    rd_addr[2] = v_a;
+    rd_addr[3] = v_b;
+  end
+
+  rill_regfile #(
+    .NUM_CORES(NUM_CORES),
+    .B        (B),
+    .RF_DEPTH (RF_DEPTH)
+  ) u_regfile (
+    .clk_i,
+    .rst_ni,
+    .wr_en_i  (rf_wr_en_i),
+    .wr_idx_i (rf_wr_idx_i),
+    .wr_data_i(rf_wr_data_i),
+    .rd_addr_i(rd_addr),
+    .rd_data_o(rd_data)
+  );
+
+  rill_wmem #(
+    .B           (B),
+    .WEIGHT_DEPTH(WEIGHT_DEPTH),
+    .CORE_ID     (CORE_ID)
+  ) u_wmem (
+    .clk_i,
+    .rst_ni,
+    .wr_en_i  (wmem_we_i),
+    .wr_addr_i(wmem_waddr_i),
+    .wr_data_i(wmem_wdata_i),
+    .rd_addr_i(m_w),
+    .rd_data_o(wblock)
+  );
+
+  // ---------------------------------------------------------------------------------------
+  // datapath units
+  logic [WordW-1:0] mat_y;
+
+  rill_matrix_unit #(
+    .B(B)
+  ) u_matrix (
+    .clk_i,
+    .rst_ni,
+    .x_i     (rd_data[0]),
+    .w_i     (wblock),
+    .acc_i   (rd_data[1]),
+    .acc_en_i(mpipe_q[AccEn-1].macc),
+    .y_o     (mat_y)
+  );
+
+  assign m_wr_en_o   = mpipe_q[MatWb-1].live;
+  assign m_wr_idx_o  = mpipe_q[MatWb-1].dst;
+  assign m_wr_data_o = mat_y;
+
+  rill_vector_unit #(
+    .B       (B),
+    .IDX_BITS(IdxW)
+  ) u_vector (
+    .clk_i,
+    .rst_ni,
+    .op_i      (v_op_e'(vop_q)),
+    .dst_i     (vdst_q),
+    .a_i       (rd_data[2]),
+    .b_i       (rd_data[3]),
+    .wr_en_o   (v_wr_en_o),
+    .wr_idx_o  (v_wr_idx_o),
+    .wr_data_o (v_wr_data_o),
+    .out_push_o(out_push_o),
+    .out_data_o(out_data_o)
+  );
+
+endmodule

@@ -1,0 +1,78 @@
+// A core's register file: its copy of every bank (0 const, 1 input, 2+2c matrix c, 3+2c vector c),
+// each written by that bank's broadcast write bus, and four read ports (x, acc, a, b), each
+// addressed by {bank, idx}. Reads are registered in the bank copies; the bank select is
+// registered alongside and muxes the copies' outputs in the following cycle.
+module rill_regfile #(
+  parameter int unsigned NUM_CORES = 1,
+  parameter int unsigned B         = 8,
+  parameter int unsigned RF_DEPTH  = 64,
+  localparam int unsigned NumBanks = rill_pkg::num_banks(NUM_CORES),
+  localparam int unsigned BankW    = rill_pkg::bank_bits(NUM_CORES),
+  localparam int unsigned IdxW     = rill_pkg::idx_bits(RF_DEPTH),
+  localparam int unsigned AddrW    = BankW + IdxW,
+  localparam int unsigned WordW    = B * 32,
+  localparam int unsigned NumRd    = 4
+) (
+  input  logic             clk_i,
+  input  logic             rst_ni,
+  // one write bus per bank
+  input  logic             wr_en_i   [NumBanks],
+  input  logic [IdxW-1:0]  wr_idx_i  [NumBanks],
+  input  logic [WordW-1:0] wr_data_i [NumBanks],
+  // read ports: 0 x, 1 acc, 2 a, 3 b; data valid the cycle after the address
+  input  logic [AddrW-1:0] rd_addr_i [NumRd],
+  output logic [WordW-1:0] rd_data_o [NumRd]
+);
+
+  logic [IdxW-1:0]  rd_idx [NumRd];
+  logic [BankW-1:0] rd_bank_d [NumRd];
+  logic [BankW-1:0] rd_bank_q [NumRd];
+  logic [WordW-1:0] bank_rdata [NumBanks][NumRd];
+
+  always_comb begin
+    for (int unsigned p = 0; p < NumRd; p++) begin
+      rd_idx[p]    = rd_addr_i[p][IdxW-1:0];
+      rd_bank_d[p] = rd_addr_i[p][AddrW-1:IdxW];
+    end
+  end
+
+  for (genvar k = 0; k < NumBanks; k++) begin : gen_bank
+    rill_rf_bank #(
+      .B         (B),
+      .RF_DEPTH  (RF_DEPTH),
+      .NUM_RD    (NumRd),
+      .INIT_CONST(k == 0)
+    ) u_bank (
+      .clk_i,
+      .rst_ni,
+      .we_i   (wr_en_i[k]),
+      .waddr_i(wr_idx_i[k]),
+      .wdata_i(wr_data_i[k]),
+      .raddr_i(rd_idx),
+      .rdata_o(bank_rdata[k])
+    );
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      for (int unsigned p = 0; p < NumRd; p++) begin
+        rd_bank_q[p] <= '0;
+      end
+    end else begin
+      rd_bank_q <= rd_bank_d;
+    end
+  end
+
+  // bank-select mux; an illegal bank (>= NumBanks) reads zero (the core flags it as illegal)
+  always_comb begin
+    for (int unsigned p = 0; p < NumRd; p++) begin
+      rd_data_o[p] = '0;
+      for (int unsigned k = 0; k < NumBanks; k++) begin
+        if (32'(rd_bank_q[p]) == k) begin
+          rd_data_o[p] = bank_rdata[k][p];
+        end
+      end
+    end
+  end
+
+endmodule

@@ -1,0 +1,64 @@
+// One copy of one register-file bank: RF_DEPTH words of B fp32 lanes, one write port and
+// NUM_RD registered read ports (docs/architecture.md: "each bank copy is 1-write; its read
+// ports are replicas"). A read in cycle r returns, in cycle r+1, the word as written by the
+// edges ending cycles <= r-1 (a same-edge write is not forwarded; the ISA forbids relying on it).
+//
+// Simulation backdoor: with +rill_const=<file> on the command line, a bank built with
+// INIT_CONST=1 (bank 0, the constant bank) is preloaded by $readmemh (one word per line,
+// lane i in bits [32i +: 32]).
+module rill_rf_bank #(
+  parameter int unsigned B          = 8,
+  parameter int unsigned RF_DEPTH   = 64,
+  parameter int unsigned NUM_RD     = 4,
+  parameter bit          INIT_CONST = 1'b0,
+  localparam int unsigned IdxW      = $clog2(RF_DEPTH),
+  localparam int unsigned WordW     = B * 32
+) (
+  input  logic             clk_i,
+  input  logic             rst_ni,
+  input  logic             we_i,
+  input  logic [IdxW-1:0]  waddr_i,
+  input  logic [WordW-1:0] wdata_i,
+  input  logic [IdxW-1:0]  raddr_i [NUM_RD],
+  output logic [WordW-1:0] rdata_o [NUM_RD]
+);
+
+  logic [WordW-1:0] mem_q [RF_DEPTH];
+  logic [WordW-1:0] rdata_d [NUM_RD];
+  logic [WordW-1:0] rdata_q [NUM_RD];
+
+  always_comb begin
+    for (int unsigned p = 0; p < NUM_RD; p++) begin
+      rdata_d[p] = mem_q[raddr_i[p]];
+    end
+  end
+
+  // memory array: no reset (banks 1.. are zeroed by the top's clear sequence)
+  always_ff @(posedge clk_i) begin
+    if (we_i) begin
+      mem_q[waddr_i] <= wdata_i;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      for (int unsigned p = 0; p < NUM_RD; p++) begin
+        rdata_q[p] <= '0;
+      end
+    end else begin
+      rdata_q <= rdata_d;
+    end
+  end
+
+  assign rdata_o = rdata_q;
+
+`ifndef SYNTHESIS
+  initial begin : gen_backdoor
+    string fname;
+    if (INIT_CONST && $value$plusargs("rill_const=%s", fname)) begin
+      $readmemh(fname, mem_q);
+    end
+  end
+`endif
+
+endmodule
