@@ -111,6 +111,8 @@ def gen_pkg() -> str:
     L += [
         "// rill ISA, widths, latencies and numerics constants for the RTL (docs/isa.md).",
         "",
+        "// Each unit uses a subset of these constants.",
+        "/* verilator lint_off UNUSEDPARAM */",
         "package rill_pkg;",
         "",
         "  // ---- opcodes (isa.MOp, isa.VOp) ----",
@@ -171,6 +173,7 @@ def gen_pkg() -> str:
         f'  `include "{TABLE_NAME}"',
         "",
         "endpackage",
+        "/* verilator lint_on UNUSEDPARAM */",
         "",
     ]
     return "\n".join(L)

@@ -1,0 +1,19 @@
+"""Unit cosim regression: each RTL arithmetic unit against numerics.py, bit for bit.
+
+Vector counts: env RILL_COSIM_VECTORS (default per bench, >= 100k for the scalar units).
+"""
+
+from __future__ import annotations
+
+import pytest
+from rill.cosim.verilator import build, run_test
+
+PKG = ["rill_pkg.sv"]
+
+
+def test_fp32_add():
+    b = build("rill_fp32_add", [*PKG, "rill_fp32_add.sv"])
+    run_test(b, "tb_units", testcase="fp32_add_random")
+
+
+assert pytest

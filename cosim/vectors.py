@@ -1,0 +1,82 @@
+"""Random fp32 / bf16 stimulus for the unit benches: raw bit patterns as numpy uint32.
+
+Each generator mixes plain random bits with the cases that break floating-point units:
+zeros of both signs, subnormals (DAZ), inf, NaN payloads, max/min normal, sparse significands
+(exact products and rounding ties), near-equal pairs (cancellation), tiny results (FTZ) and
+huge ones (overflow).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+SPECIALS32 = np.array(
+    [
+        0x00000000, 0x80000000,  # +-0
+        0x00000001, 0x807FFFFF, 0x00400000,  # subnormals
+        0x7F800000, 0xFF800000,  # +-inf
+        0x7FC00000, 0xFFC00000, 0x7F800001, 0x7FFFFFFF,  # NaNs
+        0x7F7FFFFF, 0xFF7FFFFF,  # max normal
+        0x00800000, 0x80800000, 0x00800001,  # min normal
+        0x3F800000, 0xBF800000, 0x3F800001, 0x3FFFFFFF,  # around 1
+        0x4B800000, 0x33800000, 0x34000000,  # 2^24, 2^-24, 2^-23
+    ],
+    dtype=np.uint32,
+)
+
+
+def n_vectors(default: int) -> int:
+    """Vector count for a bench: env RILL_COSIM_VECTORS overrides the default."""
+    v = os.environ.get("RILL_COSIM_VECTORS")
+    return int(v) if v else default
+
+
+def rng(seed_env: str = "RILL_COSIM_SEED", default: int = 1) -> np.random.Generator:
+    return np.random.default_rng(int(os.environ.get(seed_env, default)))
+
+
+def fp32(r: np.random.Generator, n: int, exp_lo: int = 0, exp_hi: int = 255) -> np.ndarray:
+    """n fp32 bit patterns, mixed classes."""
+    cls = r.integers(0, 8, n)
+    sign = r.integers(0, 2, n, dtype=np.uint32) << 31
+    exp = r.integers(exp_lo, exp_hi + 1, n, dtype=np.uint32)
+    frac = r.integers(0, 1 << 23, n, dtype=np.uint32)
+    # sparse significands: only the top k fraction bits random (exact products, ties)
+    k = r.integers(0, 12, n, dtype=np.uint32)
+    sparse = frac & ~((np.uint32(1) << (np.uint32(23) - k)) - np.uint32(1)) & 0x7FFFFF
+    mid = r.integers(100, 156, n, dtype=np.uint32)  # modest exponents: ordinary numbers
+    out = sign | (exp << 23) | frac                                          # 0: any bits
+    out = np.where(cls == 1, sign | (mid << 23) | frac, out)                 # 1: ordinary
+    out = np.where(cls == 2, sign | (mid << 23) | sparse, out)               # 2: sparse
+    out = np.where(cls == 3, SPECIALS32[r.integers(0, len(SPECIALS32), n)], out)
+    out = np.where(cls == 4, sign | (exp << 23) | sparse, out)               # 4: sparse any exp
+    low = r.integers(0, 8, n, dtype=np.uint32)
+    out = np.where(cls == 5, sign | (low << 23) | frac, out)                 # 5: tiny
+    high = r.integers(247, 255, n, dtype=np.uint32)
+    out = np.where(cls == 6, sign | (high << 23) | frac, out)                # 6: huge
+    out = np.where(cls == 7, sign | (mid << 23) | (frac & 0x7FFF00), out)    # 7: short
+    return out.astype(np.uint32)
+
+
+def pair(r: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Operand pairs for add/sub/mul: independent, near-equal (cancellation), close exponents."""
+    a = fp32(r, n)
+    b = fp32(r, n)
+    cls = r.integers(0, 6, n)
+    delta = r.integers(-3, 4, n).astype(np.int64)
+    near = (a.astype(np.int64) + delta).clip(0, 0xFFFFFFFF).astype(np.uint32)
+    near ^= (r.integers(0, 2, n, dtype=np.uint32) << 31)  # same or opposite sign
+    b = np.where(cls == 1, near, b)
+    # exponent of b within +-30 of a's, random fraction: alignment shifts, sticky, ties
+    ea = ((a >> 23) & 0xFF).astype(np.int64)
+    eb = (ea + r.integers(-30, 31, n)).clip(1, 254).astype(np.uint32)
+    close = (b & 0x807FFFFF) | (eb << 23)
+    b = np.where(cls == 2, close, b)
+    # mul: exponents summing near the FTZ / overflow thresholds
+    eb2 = (128 - ea + r.integers(-3, 4, n)).clip(0, 254).astype(np.uint32)  # ~2^-126 product
+    b = np.where(cls == 3, (b & 0x807FFFFF) | (eb2 << 23), b)
+    eb3 = (254 + 127 - ea + r.integers(-3, 3, n)).clip(0, 254).astype(np.uint32)  # ~2^128
+    b = np.where(cls == 4, (b & 0x807FFFFF) | (eb3 << 23), b)
+    return a.astype(np.uint32), b.astype(np.uint32)
