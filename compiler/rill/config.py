@@ -67,7 +67,7 @@ class Config:
     # derived sizes ---------------------------------------------------------------------------
     @property
     def num_banks(self) -> int:
-        """Register-file banks: constants, input stream, then a matrix and a vector bank per core."""
+        """Register-file banks: constants, input stream, then matrix and vector bank per core."""
         return 2 + 2 * self.num_cores
 
     @property

@@ -1,0 +1,62 @@
+"""NNIR -> Program: the named pass pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import isa
+from .config import Config
+from .errors import AllocationError
+from .lower import lower
+from .nnir import Graph, verify
+from .numerics import f32_bits, f32_to_bf16_bits
+from .program import Program
+from .schedule import allocate, emit, schedule
+
+
+def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Program:
+    graph = verify(graph)
+    df, layout = lower(graph, config.num_cores, config.block_size)
+    _check_weights_fit(df.weight_core, config)
+    if len(df.outputs) > config.out_fifo_depth:
+        raise AllocationError(
+            f"program emits {len(df.outputs)} output beats per inference; the output FIFO holds "
+            f"{config.out_fifo_depth} (Config.out_fifo_depth)"
+        )
+    sch = schedule(df, config)
+    addr = allocate(df, sch, config)
+    bundles = emit(df, sch, addr, config)
+    B = config.block_size
+    weights = []
+    for c in range(config.num_cores):
+        blocks = [w for w, wc in zip(df.weight_blocks, df.weight_core, strict=True) if wc == c]
+        arr = np.stack(blocks) if blocks else np.zeros((0, B, B), np.float32)
+        weights.append(f32_to_bf16_bits(arr).reshape(-1, B, B))
+    consts = (f32_bits(np.stack(df.consts)) if df.consts else np.zeros((0, B), np.uint32))
+    in_shape = layout["input"][0]
+    return Program(
+        config=config,
+        length=sch.length,
+        n_in=df.n_inputs,
+        n_out=len(df.outputs),
+        bundles=[isa.encode(b, config) for b in bundles],
+        weights=weights,
+        consts=consts.reshape(-1, B).astype(np.uint32),
+        input_shape=in_shape,
+        output_shape=layout["output"][0],
+        streaming_axis=graph.stream_axis,
+        t_last_out=sch.issue[df.outputs[-1].id],
+        name=name or "program",
+    )
+
+
+def _check_weights_fit(weight_core: list[int], config: Config) -> None:
+    per_core = np.bincount(np.asarray(weight_core, dtype=np.int64), minlength=config.num_cores)
+    if per_core.max(initial=0) > config.weight_depth:
+        B = config.block_size
+        raise AllocationError(
+            f"model needs {len(weight_core)} weight blocks of {B}x{B} "
+            f"({len(weight_core) * B * B} weights), {int(per_core.max())} on the fullest core; "
+            f"each core holds {config.weight_depth} blocks ({config.weights_per_core} weights), "
+            f"{config.num_cores} cores hold {config.num_cores * config.weights_per_core}"
+        )

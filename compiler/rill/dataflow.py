@@ -1,0 +1,88 @@
+"""The compiler's dataflow graph: block-sized values and the ops between them.
+
+NNIR is lowered to this (`lower.py`), then scheduled and register-allocated (`schedule.py`).
+A value is one register's worth: `block_size` fp32 lanes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+import numpy as np
+
+from .isa import MOp, VOp
+
+
+class ValKind(enum.Enum):
+    INPUT = "input"  # input-stream beat, bank 1
+    CONST = "const"  # constant bank 0
+    STATE = "state"  # streaming state as it was when the inference started
+    OP = "op"  # produced by an op in this program
+
+
+@dataclasses.dataclass(eq=False)
+class Val:
+    kind: ValKind
+    index: int = 0  # beat (INPUT) or constant index (CONST)
+    producer: Op | None = None
+    pin: tuple | None = None  # state key: the STATE value and the op writing the new state share it
+
+
+@dataclasses.dataclass(eq=False)
+class Op:
+    id: int
+    opcode: MOp | VOp
+    operands: tuple[Val, ...]  # MAC: (x,); MACC: (x, acc); vector ops: (a,) or (a, b)
+    out: Val | None
+    core: int | None = None  # fixed for matrix ops (their weight block's core)
+    wblock: int = -1  # global weight block id (matrix ops)
+    after: Op | None = None  # must issue at least a cycle after this op (OUT order)
+    pin: tuple | None = None
+
+    @property
+    def is_matrix(self) -> bool:
+        return isinstance(self.opcode, MOp)
+
+
+@dataclasses.dataclass
+class Dataflow:
+    """Everything the scheduler needs, built by the lowering."""
+
+    num_cores: int
+    block_size: int
+    ops: list[Op] = dataclasses.field(default_factory=list)
+    consts: list[np.ndarray] = dataclasses.field(default_factory=list)  # fp32 [B] each
+    weight_blocks: list[np.ndarray] = dataclasses.field(default_factory=list)  # bf16 [B, B]
+    weight_core: list[int] = dataclasses.field(default_factory=list)
+    n_inputs: int = 0
+    outputs: list[Op] = dataclasses.field(default_factory=list)
+    _const_ids: dict[bytes, Val] = dataclasses.field(default_factory=dict)
+
+    def const(self, lanes: np.ndarray) -> Val:
+        lanes = np.asarray(lanes, dtype=np.float32)
+        key = lanes.tobytes()
+        if key not in self._const_ids:
+            self._const_ids[key] = Val(ValKind.CONST, index=len(self.consts))
+            self.consts.append(lanes)
+        return self._const_ids[key]
+
+    def zero(self) -> Val:
+        return self.const(np.zeros(self.block_size, np.float32))
+
+    def op(self, opcode: MOp | VOp, *operands: Val, core: int | None = None, wblock: int = -1,
+           pin: tuple | None = None) -> Op:
+        out = None if opcode == VOp.OUT else Val(ValKind.OP, pin=pin)
+        o = Op(len(self.ops), opcode, tuple(operands), out, core=core, wblock=wblock, pin=pin)
+        if out is not None:
+            out.producer = o
+        self.ops.append(o)
+        return o
+
+    def vec(self, opcode: VOp, *operands: Val, pin: tuple | None = None) -> Val:
+        return self.op(opcode, *operands, pin=pin).out
+
+    def out(self, v: Val) -> None:
+        o = self.op(VOp.OUT, v)
+        o.after = self.outputs[-1] if self.outputs else None
+        self.outputs.append(o)

@@ -1,0 +1,222 @@
+"""NNIR -> Dataflow: every tensor becomes rows of block-sized values.
+
+A `None` in a row is a block known to be zero (the LSTM's initial state in a non-streaming
+program), which lets the lowering skip MACs and the `f * c` of the first step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .dataflow import Dataflow, Val, ValKind
+from .errors import AllocationError
+from .isa import MOp, VOp
+from .nnir import Graph, Node
+from .numerics import canonical, round_to_bf16
+
+Row = list[Val | None]
+Tensor = list[Row]
+
+_UNARY = {"relu": VOp.RELU, "sigmoid": VOp.SIGMOID, "tanh": VOp.TANH}
+_BINARY = {"add": VOp.ADD, "sub": VOp.SUB, "mul": VOp.MUL}
+MACC_DISTANCE = 6  # cycles between MACCs of one chain (docs/architecture.md)
+ADD_LATENCY = 6
+
+
+def blocks(n: int, b: int) -> int:
+    return max(1, math.ceil(n / b))
+
+
+def pad2(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    out = np.zeros((rows, cols), np.float32)
+    out[: w.shape[0], : w.shape[1]] = w
+    return out
+
+
+class Lowering:
+    def __init__(self, graph: Graph, num_cores: int, block_size: int):
+        self.g = graph
+        self.B = block_size
+        self.df = Dataflow(num_cores, block_size)
+        self.next_core = 0
+
+    # weights ---------------------------------------------------------------------------------
+    def weight_matrix(self, w: np.ndarray, node: Node) -> list[list[int]]:
+        """Pad, round to bf16, cut into blocks; deal the blocks to cores round-robin.
+        Returns ids[n][k]."""
+        if not np.isfinite(w).all():
+            raise AllocationError(f"{node.where()}: weights contain inf or NaN")
+        B = self.B
+        nb, kb = blocks(w.shape[0], B), blocks(w.shape[1], B)
+        wp = canonical(round_to_bf16(pad2(w, nb * B, kb * B)))
+        ids = []
+        for n in range(nb):
+            row = []
+            for k in range(kb):
+                row.append(len(self.df.weight_blocks))
+                self.df.weight_blocks.append(wp[n * B : (n + 1) * B, k * B : (k + 1) * B].copy())
+                self.df.weight_core.append(self.next_core)
+                self.next_core = (self.next_core + 1) % self.df.num_cores
+            ids.append(row)
+        return ids
+
+    def bias_vals(self, bias: np.ndarray | None, n_out: int) -> list[Val | None]:
+        if bias is None:
+            return [None] * blocks(n_out, self.B)
+        bp = np.zeros(blocks(n_out, self.B) * self.B, np.float32)
+        bp[:n_out] = bias
+        return [self.df.const(canonical(bp[i : i + self.B])) for i in range(0, bp.size, self.B)]
+
+    # matmul ----------------------------------------------------------------------------------
+    def split_factor(self, n_chains: int, chain_len: int) -> int:
+        """Sub-chains per output block: long chains over few outputs are latency-bound by the
+        MACC distance, so split them and join with an ADD tree when the estimate is shorter."""
+        issue = math.ceil(n_chains * chain_len / self.df.num_cores)
+
+        def estimate(s: int) -> int:
+            depth = math.ceil(math.log2(s)) if s > 1 else 0
+            return max(issue, MACC_DISTANCE * math.ceil(chain_len / s)) + ADD_LATENCY * depth
+
+        return min(range(1, chain_len + 1), key=lambda s: (estimate(s), s))
+
+    def chain(self, ids: list[int], xs: Row, init: Val | None) -> Val | None:
+        acc = init
+        for wid, x in zip(ids, xs, strict=True):
+            core = self.df.weight_core[wid]
+            if acc is None:
+                acc = self.df.op(MOp.MAC, x, core=core, wblock=wid).out
+            else:
+                acc = self.df.op(MOp.MACC, x, acc, core=core, wblock=wid).out
+        return acc
+
+    def matvec(self, ids: list[list[int]], x: Row, bias: list[Val | None], split: int) -> Row:
+        live = [k for k, v in enumerate(x) if v is not None]
+        # values already there (inputs, state) first, then in the order they are produced
+        live.sort(key=lambda k: (x[k].producer is not None, x[k].producer.id if x[k].producer
+                                 else k))
+        out: Row = []
+        for n, wrow in enumerate(ids):
+            groups = [live[i::split] for i in range(split)] if split > 1 else [live]
+            groups = [sorted(gr, key=live.index) for gr in groups if gr]
+            parts = [
+                self.chain([wrow[k] for k in gr], [x[k] for k in gr], bias[n] if i == 0 else None)
+                for i, gr in enumerate(groups)
+            ]
+            parts = [p for p in parts if p is not None] or [bias[n]]
+            while len(parts) > 1:
+                parts = [
+                    self.df.vec(VOp.ADD, parts[i], parts[i + 1]) if i + 1 < len(parts)
+                    else parts[i]
+                    for i in range(0, len(parts), 2)
+                ]
+            out.append(parts[0])
+        return out
+
+    # ops -------------------------------------------------------------------------------------
+    def materialize(self, v: Val | None) -> Val:
+        return self.df.zero() if v is None else v
+
+    def linear(self, node: Node, x: Tensor) -> Tensor:
+        ids = self.weight_matrix(node.weight, node)
+        bias = self.bias_vals(node.bias, node.weight.shape[0])
+        split = self.split_factor(len(ids) * len(x), len(ids[0]))
+        return [self.matvec(ids, row, bias, split) for row in x]
+
+    def lstm(self, node: Node, x: Tensor) -> Tensor:
+        B = self.B
+        for li, layer in enumerate(node.layers):
+            H = layer.w_hh.shape[1]
+            I = layer.w_ih.shape[1]  # noqa: E741
+            hb, ib = blocks(H, B), blocks(I, B)
+            gates = []  # per gate: ids[n][k] over [x blocks | h blocks]
+            biases = []
+            for g in range(4):
+                rows = slice(g * H, (g + 1) * H)
+                w = np.zeros((hb * B, (ib + hb) * B), np.float32)
+                w[:H, :I] = layer.w_ih[rows]
+                w[:H, ib * B : ib * B + H] = layer.w_hh[rows]
+                gates.append(self.weight_matrix(w, node))
+                biases.append(self.bias_vals(None if layer.bias is None else layer.bias[rows], H))
+            if node.stateful and len(x) != 1:
+                raise AssertionError(f"{node.where()}: streaming LSTMs run one step per run")
+            if node.stateful:
+                h: Row = [Val(ValKind.STATE, pin=("h", node.name, li, j)) for j in range(hb)]
+                c: Row = [Val(ValKind.STATE, pin=("c", node.name, li, j)) for j in range(hb)]
+            else:
+                h, c = [None] * hb, [None] * hb
+            out: Tensor = []
+            for row in x:
+                xin = row + h
+                pre = [self.matvec(gates[g], xin, biases[g], 1) for g in range(4)]
+                new_h: Row = []
+                new_c: Row = []
+                for j in range(hb):
+                    pin_h = ("h", node.name, li, j) if node.stateful else None
+                    pin_c = ("c", node.name, li, j) if node.stateful else None
+                    i_, f_, g_, o_ = (self.materialize(pre[g][j]) for g in range(4))
+                    sig_i, tanh_g = self.df.vec(VOp.SIGMOID, i_), self.df.vec(VOp.TANH, g_)
+                    ig = self.df.vec(VOp.MUL, sig_i, tanh_g)
+                    fgate = self.df.vec(VOp.SIGMOID, f_)
+                    og = self.df.vec(VOp.SIGMOID, o_)
+                    if c[j] is None:
+                        cj = ig
+                    else:
+                        cj = self.df.vec(VOp.ADD, self.df.vec(VOp.MUL, fgate, c[j]), ig, pin=pin_c)
+                    hj = self.df.vec(VOp.MUL, og, self.df.vec(VOp.TANH, cj), pin=pin_h)
+                    new_h.append(hj)
+                    new_c.append(cj)
+                h, c = new_h, new_c
+                out.append(list(new_h))
+            x = out
+        return x
+
+    def run(self) -> tuple[Dataflow, dict]:
+        env: dict[str, Tensor] = {}
+        layout: dict = {}
+        for node in self.g.nodes:
+            if node.op == "input":
+                rows, feats = int(np.prod(node.shape[:-1], dtype=np.int64)), node.shape[-1]
+                fb = blocks(feats, self.B)
+                env[node.name] = [
+                    [Val(ValKind.INPUT, index=r * fb + k) for k in range(fb)] for r in range(rows)
+                ]
+                self.df.n_inputs = rows * fb
+                layout["input"] = (tuple(node.shape), rows, feats)
+            elif node.op == "linear":
+                env[node.name] = self.linear(node, env[node.inputs[0]])
+            elif node.op in _UNARY:
+                env[node.name] = [
+                    [self.df.vec(_UNARY[node.op], self.materialize(v)) for v in row]
+                    for row in env[node.inputs[0]]
+                ]
+            elif node.op in _BINARY:
+                a = env[node.inputs[0]]
+                if node.const is not None:
+                    cp = np.zeros(len(a[0]) * self.B, np.float32)
+                    cp[: node.const.size] = node.const
+                    cv = [self.df.const(canonical(cp[i : i + self.B]))
+                          for i in range(0, cp.size, self.B)]
+                    b = [cv for _ in a]
+                else:
+                    b = env[node.inputs[1]]
+                env[node.name] = [
+                    [self.df.vec(_BINARY[node.op], self.materialize(u), self.materialize(v))
+                     for u, v in zip(ra, rb, strict=True)]
+                    for ra, rb in zip(a, b, strict=True)
+                ]
+            elif node.op == "lstm":
+                env[node.name] = self.lstm(node, env[node.inputs[0]])
+            elif node.op == "output":
+                t = env[node.inputs[0]]
+                for row in t:
+                    for v in row:
+                        self.df.out(self.materialize(v))
+                rows = int(np.prod(node.shape[:-1], dtype=np.int64))
+                layout["output"] = (tuple(node.shape), rows, node.shape[-1])
+        return self.df, layout
+
+
+def lower(graph: Graph, num_cores: int, block_size: int) -> tuple[Dataflow, dict]:
+    return Lowering(graph, num_cores, block_size).run()

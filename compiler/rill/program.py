@@ -1,0 +1,192 @@
+"""Program: instruction streams + weight image + constants + IO layout; a versioned file format."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from . import isa
+from .config import Config
+from .errors import LoadError, SaveError, VMInputError
+from .numerics import bf16_bits_to_f32, f32_to_bf16_bits
+
+MAGIC = b"RILL"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class Program:
+    config: Config
+    length: int  # P: bundles per core
+    n_in: int
+    n_out: int
+    bundles: list[np.ndarray]  # per core [P, bundle_bytes] uint8
+    weights: list[np.ndarray]  # per core [n_blocks, B, B] uint16 bf16 bits
+    consts: np.ndarray  # [n_const, B] uint32 fp32 bits
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    streaming_axis: int | None = None  # input axis removed by streaming_transform
+    t_last_out: int = 0
+    name: str = "program"
+
+    # IO layout -------------------------------------------------------------------------------
+    @property
+    def B(self) -> int:
+        return self.config.block_size
+
+    def model_input_shape(self) -> tuple[int, ...]:
+        return self.input_shape
+
+    def model_output_shape(self) -> tuple[int, ...]:
+        return self.output_shape
+
+    def model_input_streaming_dim(self) -> int | None:
+        return self.streaming_axis
+
+    def input_beats(self, x: np.ndarray) -> np.ndarray:
+        """One inference's input -> [n_in, B] bf16 bits, rows of feature blocks, zero padded."""
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64, np.float16):
+            raise VMInputError(f"input dtype {x.dtype}: expected a float array (float32)")
+        if tuple(x.shape) != tuple(self.input_shape):
+            raise VMInputError(
+                f"input shape {tuple(x.shape)} does not match the program's "
+                f"{tuple(self.input_shape)}"
+                + (" (a streaming program takes one sequence element per run)"
+                   if self.streaming_axis is not None else "")
+            )
+        feats = self.input_shape[-1]
+        rows = x.reshape(-1, feats).astype(np.float32)
+        padded = np.zeros((rows.shape[0], self.n_in // rows.shape[0] * self.B), np.float32)
+        padded[:, :feats] = rows
+        return f32_to_bf16_bits(padded.reshape(self.n_in, self.B))
+
+    def output_from_beats(self, beats: np.ndarray) -> np.ndarray:
+        feats = self.output_shape[-1]
+        rows = int(np.prod(self.output_shape[:-1], dtype=np.int64))
+        vals = bf16_bits_to_f32(beats).reshape(rows, -1)[:, :feats]
+        return vals.reshape(self.output_shape).astype(np.float32)
+
+    # timing ----------------------------------------------------------------------------------
+    def cycle_count_per_inference(self) -> int:
+        """Cycles from the first input beat accepted to the last output beat valid (docs/isa.md)."""
+        return self.n_in + self.t_last_out + isa.Timing.of(self.config).out
+
+    def compute_duration_per_inference_us(self, clock_mhz: float | None = None) -> float:
+        return self.cycle_count_per_inference() / (clock_mhz or self.config.clock_mhz)
+
+    def metrics(self) -> dict:
+        c = self.config
+        decoded = [isa.decode(b, c) for b in self.bundles]
+        return {
+            "cycles_per_inference": self.cycle_count_per_inference(),
+            "program_length": self.length,
+            "instr_memory": {"used": self.length, "available": c.instr_depth},
+            "weight_blocks_per_core": [int(w.shape[0]) for w in self.weights],
+            "weight_memory_blocks_available": c.weight_depth,
+            "constants": {"used": int(self.consts.shape[0]), "available": c.rf_depth},
+            "mac_ops": sum(b.m_op != 0 for d in decoded for b in d),
+            "vector_ops": sum(b.v_op != 0 for d in decoded for b in d),
+            "input_beats": self.n_in,
+            "output_beats": self.n_out,
+        }
+
+    def to_vm(self, bit_accurate: bool = True):
+        from .vm import VM
+
+        if not bit_accurate:
+            raise ValueError("rill's VM is always bit-accurate")
+        return VM(self)
+
+    # file format -----------------------------------------------------------------------------
+    def save_bytes(self) -> bytes:
+        header = {
+            "config": self.config.to_dict(),
+            "length": self.length,
+            "n_in": self.n_in,
+            "n_out": self.n_out,
+            "blocks_per_core": [int(w.shape[0]) for w in self.weights],
+            "n_consts": int(self.consts.shape[0]),
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "streaming_axis": self.streaming_axis,
+            "t_last_out": self.t_last_out,
+            "name": self.name,
+        }
+        hb = json.dumps(header).encode()
+        parts = [MAGIC, struct.pack("<II", FORMAT_VERSION, len(hb)), hb]
+        for b, w in zip(self.bundles, self.weights, strict=True):
+            parts.append(np.ascontiguousarray(b, np.uint8).tobytes())
+            parts.append(np.ascontiguousarray(w, "<u2").tobytes())
+        parts.append(np.ascontiguousarray(self.consts, "<u4").tobytes())
+        body = b"".join(parts)
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        data = self.save_bytes()
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(path)  # never leave a half-written program behind
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise SaveError(f"cannot write program to {path}: {e}") from e
+
+    @classmethod
+    def load_bytes(cls, data: bytes, origin: str = "<bytes>") -> Program:
+        if len(data) < 16 or data[:4] != MAGIC:
+            raise LoadError(f"{origin}: not a rill program (bad magic or too short)")
+        version, hlen = struct.unpack_from("<II", data, 4)
+        if version != FORMAT_VERSION:
+            raise LoadError(f"{origin}: format version {version}, this rill reads {FORMAT_VERSION}")
+        body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
+        if zlib.crc32(body) != crc:
+            raise LoadError(f"{origin}: checksum mismatch (file corrupt or truncated)")
+        try:
+            h = json.loads(body[12 : 12 + hlen])
+            config = Config.from_dict(h["config"])
+            B, nb = config.block_size, isa.bundle_bytes(config)
+            pos = 12 + hlen
+            bundles, weights = [], []
+
+            def take(n: int) -> bytes:
+                nonlocal pos
+                if pos + n > len(body):
+                    raise LoadError(f"{origin}: truncated section")
+                pos += n
+                return body[pos - n : pos]
+
+            for blocks in h["blocks_per_core"]:
+                raw = take(h["length"] * nb)
+                bundles.append(np.frombuffer(raw, np.uint8).reshape(h["length"], nb).copy())
+                raw = take(blocks * B * B * 2)
+                weights.append(np.frombuffer(raw, "<u2").reshape(blocks, B, B).astype(np.uint16))
+            consts = np.frombuffer(take(h["n_consts"] * B * 4), "<u4").reshape(-1, B)
+            if pos != len(body):
+                raise LoadError(f"{origin}: {len(body) - pos} unexpected trailing bytes")
+            return cls(config, h["length"], h["n_in"], h["n_out"], bundles, weights,
+                       consts.astype(np.uint32), tuple(h["input_shape"]),
+                       tuple(h["output_shape"]), h["streaming_axis"], h["t_last_out"], h["name"])
+        except LoadError:
+            raise
+        except (KeyError, ValueError, TypeError) as e:
+            raise LoadError(f"{origin}: malformed header or sections: {e}") from e
+
+    @classmethod
+    def load(cls, path: str | Path) -> Program:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise LoadError(f"cannot read {path}: {e}") from e
+        return cls.load_bytes(data, str(path))
+
+
+def beats_per_row(features: int, block_size: int) -> int:
+    return max(1, math.ceil(features / block_size))

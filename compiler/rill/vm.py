@@ -1,0 +1,276 @@
+"""The golden VM: runs a Program's bundles bit-exactly and knows its cycle count.
+
+It does not trust the compiler. At load it decodes every bundle, applies the timing rules of
+docs/isa.md to find, for every register read, which write it sees (or the value from before the
+inference), and rejects illegal programs. That dataflow is then executed level by level with
+vectorised numpy: one batched block reduction per level instead of a Python loop per MAC.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections import defaultdict
+
+import numpy as np
+
+from . import isa, numerics
+from .errors import ProgramError, VMInputError
+from .isa import MOp, VOp
+from .program import Program
+
+_VEC_FUNCS = {
+    VOp.ADD: numerics.fp32_add,
+    VOp.SUB: numerics.fp32_sub,
+    VOp.MUL: numerics.fp32_mul,
+    VOp.RELU: numerics.relu,
+    VOp.TANH: numerics.act_tanh,
+    VOp.SIGMOID: numerics.act_sigmoid,
+}
+
+
+@dataclasses.dataclass
+class _Event:
+    """One op instance: what it reads (addr, cycle) and writes (addr, cycle)."""
+
+    kind: str  # "mac" | "macc" | VOp name | "out"
+    opcode: int
+    core: int
+    cycle: int
+    reads: list[tuple[int, int]]
+    write: tuple[int, int] | None
+    wslot: int = -1  # global weight slot
+    srcs: list[int] = dataclasses.field(default_factory=list)  # resolved version ids
+    out: int = -1  # version id of the result
+
+
+class VM:
+    def __init__(self, program: Program):
+        self.program = program
+        c = program.config
+        self.B = c.block_size
+        self.timing = isa.Timing.of(c)
+        self._decode()
+        self._resolve()
+        self._plan()
+        self.reset()
+
+    # load-time analysis ----------------------------------------------------------------------
+    def _check_addr(self, addr: int, core: int, pc: int, field: str) -> int:
+        bank, _ = isa.split_addr(addr, self.program.config)
+        if bank >= self.program.config.num_banks:
+            raise ProgramError(f"core {core} pc {pc}: {field} names bank {bank}, which does not "
+                               f"exist ({self.program.config.num_banks} banks)")
+        return addr
+
+    def _decode(self) -> None:
+        p, c = self.program, self.program.config
+        tm = self.timing
+        self.events: list[_Event] = []
+        slot_base, base = [], 0
+        for w in p.weights:
+            slot_base.append(base)
+            base += w.shape[0]
+        for core, raw in enumerate(p.bundles):
+            if raw.shape != (p.length, isa.bundle_bytes(c)):
+                raise ProgramError(f"core {core}: instruction stream shape {raw.shape}, expected "
+                                   f"({p.length}, {isa.bundle_bytes(c)})")
+            for pc, b in enumerate(isa.decode(raw, c)):
+                if b.m_op not in iter(MOp):
+                    raise ProgramError(f"core {core} pc {pc}: illegal matrix opcode {b.m_op}")
+                if b.m_op != MOp.NOP:
+                    if b.m_w >= p.weights[core].shape[0]:
+                        raise ProgramError(f"core {core} pc {pc}: weight block {b.m_w} not loaded")
+                    reads = [(self._check_addr(b.m_x, core, pc, "m_x"), pc)]
+                    if b.m_op == MOp.MACC:
+                        reads.append((self._check_addr(b.m_acc, core, pc, "m_acc"),
+                                      pc + tm.mac_acc_read))
+                    dst = isa.make_addr(isa.matrix_bank(core), b.m_dst, c)
+                    self.events.append(_Event(
+                        "macc" if b.m_op == MOp.MACC else "mac", b.m_op, core, pc, reads,
+                        (dst, pc + tm.mac - 1), wslot=slot_base[core] + b.m_w))
+                if b.v_op != VOp.NOP:
+                    op = VOp(b.v_op)
+                    reads = [(self._check_addr(b.v_a, core, pc, "v_a"), pc)]
+                    if op in (VOp.ADD, VOp.SUB, VOp.MUL):
+                        reads.append((self._check_addr(b.v_b, core, pc, "v_b"), pc))
+                    write = None
+                    if op != VOp.OUT:
+                        dst = isa.make_addr(isa.vector_bank(core), b.v_dst, c)
+                        write = (dst, pc + tm.vop(op) - 1)
+                    self.events.append(_Event("out" if op == VOp.OUT else op.name, op, core, pc,
+                                              reads, write))
+
+    def _resolve(self) -> None:
+        """Give every write a version id and point every read at the version it sees."""
+        p, c = self.program, self.program.config
+        writes: dict[int, list[tuple[int, int]]] = defaultdict(list)  # addr -> [(cycle, ev idx)]
+        seen_slot: dict[tuple[int, int], int] = {}
+        for i, ev in enumerate(self.events):
+            if ev.write is None:
+                continue
+            addr, cyc = ev.write
+            if cyc >= p.length:
+                raise ProgramError(f"core {ev.core} pc {ev.cycle}: {ev.kind} writes at cycle "
+                                   f"{cyc}, after the program ends ({p.length})")
+            bank = addr >> c.idx_bits
+            if (bank, cyc) in seen_slot:
+                raise ProgramError(f"core {ev.core} pc {ev.cycle}: two writes to bank {bank} at "
+                                   f"cycle {cyc}")
+            seen_slot[(bank, cyc)] = i
+            writes[addr].append((cyc, i))
+        for lst in writes.values():
+            lst.sort()
+        outs = sorted((ev.cycle, i) for i, ev in enumerate(self.events) if ev.kind == "out")
+        for (a, _), (b, _) in zip(outs, outs[1:], strict=False):
+            if a == b:
+                raise ProgramError(f"two OUT ops in cycle {a}")
+        if len(outs) != p.n_out:
+            raise ProgramError(f"program declares {p.n_out} output beats but has {len(outs)} OUTs")
+        self.out_events = [i for _, i in outs]
+
+        n_ev = len(self.events)
+        self.initial_addrs: list[int] = []  # versions n_ev.. are registers as they were
+        initial_ver: dict[int, int] = {}
+        for ev in self.events:
+            srcs = []
+            for addr, r in ev.reads:
+                lst = writes.get(addr, [])
+                k = bisect.bisect_left(lst, (r, -1))
+                if k < len(lst) and lst[k][0] == r:
+                    raise ProgramError(f"core {ev.core} pc {ev.cycle}: reads register {addr:#x} "
+                                       f"at cycle {r}, the edge it is written")
+                if k == 0:
+                    if addr not in initial_ver:
+                        initial_ver[addr] = n_ev + len(self.initial_addrs)
+                        self.initial_addrs.append(addr)
+                    srcs.append(initial_ver[addr])
+                else:
+                    srcs.append(lst[k - 1][1])
+            ev.srcs = srcs
+            ev.out = -1
+        for i, ev in enumerate(self.events):
+            if ev.write is not None:
+                ev.out = i
+        self.final_writes = {addr: lst[-1][1] for addr, lst in writes.items()}
+
+    def _plan(self) -> None:
+        """Levelise the dataflow and group each level's ops by kind into vectorised batches."""
+        n_ev = len(self.events)
+        level = [0] * (n_ev + len(self.initial_addrs))
+        bs_level = {}
+        order = sorted(range(n_ev), key=lambda i: self.events[i].cycle)
+        # versions only depend on earlier-cycle writes, so cycle order is a topological order
+        for i in order:
+            ev = self.events[i]
+            if ev.kind in ("mac", "macc"):
+                bs_level[i] = level[ev.srcs[0]] + 1
+                lv = bs_level[i] + 1
+                if ev.kind == "macc":
+                    lv = max(lv, level[ev.srcs[1]] + 1)
+            else:
+                lv = 1 + max(level[s] for s in ev.srcs)
+            level[i] = lv
+        groups: dict[tuple[int, int, str], list[int]] = defaultdict(list)
+        for i in order:
+            ev = self.events[i]
+            if ev.kind in ("mac", "macc"):
+                groups[(bs_level[i], 0, "blocksum")].append(i)
+                groups[(level[i], 1, ev.kind)].append(i)
+            elif ev.kind != "out":
+                groups[(level[i], 1, ev.kind)].append(i)
+        self._weights_for_plan([g for k, g in sorted(groups.items()) if k[2] == "blocksum"])
+        self.plan = []
+        for (_, _, kind), idx in sorted(groups.items()):
+            ev = [self.events[i] for i in idx]
+            arr = np.array(idx, dtype=np.int64)
+            if kind == "blocksum":
+                slots = np.array([self.slot_of[e.wslot] for e in ev], dtype=np.int64)
+                lo = int(slots[0])
+                w_ix = (slice(lo, lo + len(slots)) if np.array_equal(
+                    slots, np.arange(lo, lo + len(slots))) else slots)
+                self.plan.append(("blocksum", arr, np.array([e.srcs[0] for e in ev]), w_ix))
+            elif kind == "mac":
+                self.plan.append(("mac", arr))
+            else:
+                srcs = np.array([e.srcs[-1] if kind == "macc" else e.srcs[0] for e in ev])
+                srcs_b = (np.array([e.srcs[1] for e in ev]) if len(ev[0].srcs) > 1
+                          and kind != "macc" else None)
+                self.plan.append((kind, arr, srcs, srcs_b))
+        self.out_srcs = np.array([self.events[i].srcs[0] for i in self.out_events], np.int64)
+        self.final_addrs = np.array(list(self.final_writes), dtype=np.int64)
+        self.final_vers = np.array(list(self.final_writes.values()), dtype=np.int64)
+        self.init_addrs = np.array(self.initial_addrs, dtype=np.int64)
+        self.n_versions = n_ev + len(self.initial_addrs)
+
+    def _weights_for_plan(self, batches: list[list[int]]) -> None:
+        """Lay the VM's float64 copy of the weights out in first-use order, so most batches are
+        contiguous slices (no gather copy per run)."""
+        p = self.program
+        all_w = np.concatenate([w.reshape(-1, self.B, self.B) for w in p.weights]) \
+            if p.weights else np.zeros((0, self.B, self.B), np.uint16)
+        self.slot_of: dict[int, int] = {}
+        order = []
+        for b in batches:
+            for i in b:
+                s = self.events[i].wslot
+                if s not in self.slot_of:
+                    self.slot_of[s] = len(order)
+                    order.append(s)
+        w = numerics.bf16_bits_to_f32(all_w[order]) if order else np.zeros((0, self.B, self.B))
+        if not np.isfinite(w).all():
+            raise ProgramError("weight image holds inf or NaN")
+        self.w64 = w.astype(np.float64)
+        self.w_emax, self.w_emin = numerics.exponent_range(w)
+
+    # running ---------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the state right after loading: constants loaded, everything else zero."""
+        c = self.program.config
+        self.rf = np.zeros((1 << c.addr_bits, self.B), np.float32)
+        k = self.program.consts.shape[0]
+        self.rf[:k] = numerics.from_f32_bits(self.program.consts)
+
+    def run_beats(self, beats: np.ndarray) -> np.ndarray:
+        """One inference from raw input beats ([n_in, B] bf16 bits) to output beats."""
+        p, c = self.program, self.program.config
+        beats = np.asarray(beats)
+        if beats.shape != (p.n_in, self.B) or beats.dtype != np.uint16:
+            raise VMInputError(f"input beats: expected uint16 [{p.n_in}, {self.B}], got "
+                               f"{beats.dtype} {list(beats.shape)}")
+        base = isa.BANK_INPUT << c.idx_bits
+        self.rf[base : base + p.n_in] = numerics.canonical(numerics.bf16_bits_to_f32(beats))
+        V = np.empty((self.n_versions, self.B), np.float32)
+        n_ev = len(self.events)
+        V[n_ev:] = self.rf[self.init_addrs]
+        BS = np.empty((len(self.events), self.B), np.float32)
+        for step in self.plan:
+            kind, idx = step[0], step[1]
+            if kind == "blocksum":
+                x = numerics.round_to_bf16(V[step[2]])
+                w = self.w64[step[3]]
+                wi = step[3]
+                BS[idx] = numerics.block_dot(x, w, self.w_emax[wi], self.w_emin[wi])
+            elif kind == "mac":
+                V[idx] = BS[idx]
+            elif kind == "macc":
+                V[idx] = numerics.fp32_add(V[step[2]], BS[idx])
+            else:
+                f = _VEC_FUNCS[VOp[kind]]
+                V[idx] = f(V[step[2]]) if step[3] is None else f(V[step[2]], V[step[3]])
+        self.rf[self.final_addrs] = V[self.final_vers]
+        return numerics.f32_to_bf16_bits(V[self.out_srcs])
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """One inference: float32 in (rounded to bf16), float32 out holding bf16 values. A
+        streaming program keeps its state for the next call; `reset()` clears it."""
+        return self.program.output_from_beats(self.run_beats(self.program.input_beats(x)))
+
+    def run_timesteps(self, x: np.ndarray, axis: int = 0) -> np.ndarray:
+        """A whole sequence through a streaming program, one element per inference."""
+        x = np.asarray(x)
+        return np.stack([self.run(np.take(x, t, axis=axis)) for t in range(x.shape[axis])],
+                        axis=axis)
+
+    def cycle_count_per_inference(self) -> int:
+        return self.program.cycle_count_per_inference()
