@@ -17,9 +17,33 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from rill import numerics as nx
-from vectors import n_vectors, pair, rng
+from vectors import fp32, n_vectors, pair, rng
 
 PARAMS = json.loads(os.environ.get("RILL_PARAMS", "{}"))
+
+
+def _f64_to_f32_ftz_doc(v: np.ndarray) -> np.ndarray:
+    """docs/numerics.md's "exact value -> fp32": |r| < 2^-126 after rounding flushes.
+
+    numerics.f64_to_f32_ftz (as of this writing) divides by np.float32(2.0**128), which is
+    inf in float32, so it flushes every result in [2^-126, 2^-120) to zero as well. The RTL
+    implements the documented rule; the benches use this twin (identical outside that
+    window) until numerics.py is fixed, after which the patch below is a no-op.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        direct = v.astype(np.float32)
+        tiny = np.abs(v) < 2.0**-120
+        scaled = (v * 2.0**128).astype(np.float32)
+        flushed = np.abs(scaled) < np.float32(4.0)
+        small = np.where(flushed, np.copysign(np.float32(0), scaled),
+                         (scaled.astype(np.float64) * 2.0**-128).astype(np.float32))
+        out = np.where(tiny, small, direct).astype(np.float32)
+    return nx.canonical(out)
+
+
+if nx.f64_to_f32_ftz(np.array([2.0**-125]))[0] == 0:  # the numerics.py bug is present
+    nx.f64_to_f32_ftz = _f64_to_f32_ftz_doc
 
 
 def f32(bits: np.ndarray) -> np.ndarray:
@@ -119,3 +143,43 @@ async def fp32_add_random(dut):
     want = np.where(sub == 1, nx.f32_bits(nx.fp32_sub(f32(a), f32(b))),
                     nx.f32_bits(nx.fp32_add(f32(a), f32(b))))
     compare(dut, "fp32_add", np.array(got["y_o"]), want, a, b, sub)
+
+
+# ------------------------------------------------------------------------------------ fp32_mul
+@cocotb.test()
+async def fp32_mul_random(dut):
+    n = n_vectors(150_000)
+    r = rng(default=2)
+    a, b = pair(r, n)
+    await start(dut)
+    got = await stream(dut, {"a_i": a.tolist(), "b_i": b.tolist()}, ["y_o"], latency=3)
+    want = nx.f32_bits(nx.fp32_mul(f32(a), f32(b)))
+    compare(dut, "fp32_mul", np.array(got["y_o"]), want, a, b)
+
+
+# ------------------------------------------------------------------------------------ act
+def act_inputs(r: np.random.Generator, n: int) -> np.ndarray:
+    """Activation inputs: mostly the interesting range [-10, 10] (segment boundaries, ties of
+    the fixed-point quantiser), plus every fp32 class."""
+    x = fp32(r, n)
+    cls = r.integers(0, 4, n)
+    uni = nx.f32_bits(r.uniform(-10, 10, n).astype(np.float32))
+    x = np.where(cls == 1, uni, x)
+    # exact grid points of the quantiser: k * 2^-16 or 2^-15 (segment and u boundaries)
+    grid = r.integers(-(1 << 20), 1 << 20, n).astype(np.float64) * 2.0 ** -r.integers(15, 18, n)
+    x = np.where(cls == 2, nx.f32_bits(grid.astype(np.float32)), x)
+    small = nx.f32_bits((r.uniform(-1, 1, n) * 2.0 ** -r.integers(0, 20, n)).astype(np.float32))
+    x = np.where(cls == 3, small, x)
+    return x.astype(np.uint32)
+
+
+@cocotb.test()
+async def act_random(dut):
+    n = n_vectors(150_000)
+    r = rng(default=3)
+    x = act_inputs(r, n)
+    sel = r.integers(0, 2, n).astype(np.uint32)
+    await start(dut)
+    got = await stream(dut, {"x_i": x.tolist(), "sigmoid_i": sel.tolist()}, ["y_o"], latency=5)
+    want = np.where(sel == 1, nx.f32_bits(nx.act_sigmoid(f32(x))), nx.f32_bits(nx.act_tanh(f32(x))))
+    compare(dut, "act", np.array(got["y_o"]), want, x, sel)

@@ -17,3 +17,13 @@ def test_fp32_add():
 
 
 assert pytest
+
+
+def test_fp32_mul():
+    b = build("rill_fp32_mul", [*PKG, "rill_fp32_mul.sv"])
+    run_test(b, "tb_units", testcase="fp32_mul_random")
+
+
+def test_act():
+    b = build("rill_act", [*PKG, "rill_act.sv"])
+    run_test(b, "tb_units", testcase="act_random")
