@@ -36,8 +36,9 @@ def pad2(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 class Lowering:
-    def __init__(self, graph: Graph, num_cores: int, block_size: int):
+    def __init__(self, graph: Graph, num_cores: int, block_size: int, max_chain: int = 0):
         self.g = graph
+        self.max_chain = max_chain
         self.B = block_size
         self.df = Dataflow(num_cores, block_size)
         self.next_core = 0
@@ -79,7 +80,10 @@ class Lowering:
             depth = math.ceil(math.log2(s)) if s > 1 else 0
             return max(issue, MACC_DISTANCE * math.ceil(chain_len / s)) + ADD_LATENCY * depth
 
-        return min(range(1, chain_len + 1), key=lambda s: (estimate(s), s))
+        s = min(range(1, chain_len + 1), key=lambda s: (estimate(s), s))
+        if self.max_chain:
+            s = max(s, math.ceil(chain_len / self.max_chain))
+        return s
 
     def chain(self, ids: list[int], xs: Row, init: Val | None) -> Val | None:
         acc = init
@@ -149,7 +153,8 @@ class Lowering:
             out: Tensor = []
             for row in x:
                 xin = row + h
-                pre = [self.matvec(gates[g], xin, biases[g], 1) for g in range(4)]
+                split = self.split_factor(4 * hb, sum(v is not None for v in xin))
+                pre = [self.matvec(gates[g], xin, biases[g], split) for g in range(4)]
                 new_h: Row = []
                 new_c: Row = []
                 for j in range(hb):
@@ -218,5 +223,6 @@ class Lowering:
         return self.df, layout
 
 
-def lower(graph: Graph, num_cores: int, block_size: int) -> tuple[Dataflow, dict]:
-    return Lowering(graph, num_cores, block_size).run()
+def lower(graph: Graph, num_cores: int, block_size: int, max_chain: int = 0
+          ) -> tuple[Dataflow, dict]:
+    return Lowering(graph, num_cores, block_size, max_chain).run()

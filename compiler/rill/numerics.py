@@ -79,7 +79,8 @@ def f64_to_f32_ftz(v: np.ndarray) -> np.ndarray:
         tiny = np.abs(v) < 2.0**-120
         scaled = (v * 2.0**128).astype(np.float32)
         flushed = np.abs(scaled) < np.float32(4.0)
-        small = np.where(flushed, np.copysign(np.float32(0), scaled), scaled / np.float32(2.0**128))
+        unscaled = (scaled.astype(np.float64) * 2.0**-128).astype(np.float32)  # exact: normal
+        small = np.where(flushed, np.copysign(np.float32(0), scaled), unscaled)
         out = np.where(tiny, small, direct).astype(np.float32)
     return canonical(out)
 
