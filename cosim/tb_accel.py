@@ -21,7 +21,6 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
-
 from rill import isa
 from rill.config import Config
 

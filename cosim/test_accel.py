@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
 import rill
-from rill.cosim import run as cosim_run
+import torch
+from rill.cosim.run import build_accel, run, simulate
 
 CONFIGS = {"c1b8": rill.Config.c1b8, "c2b16": rill.Config.c2b16, "c3b16": rill.Config.c3b16}
 
@@ -113,7 +112,7 @@ def inputs_for(program: rill.Program, n: int, seed: int = 0) -> list[np.ndarray]
 
 
 def check(program, inputs, **kw):
-    res = cosim_run.run(program, inputs, gaps=0.3, backpressure=0.3, clean_every=3,
+    res = run(program, inputs, gaps=0.3, backpressure=0.3, clean_every=3,
                         name=f"{program.name}-{program.config.num_cores}c", **kw)
     assert res.ok
     assert all(c == res.expected_cycles for c, cl in zip(res.cycles_per_inference, res.clean,
@@ -157,10 +156,10 @@ def test_load_port(cfg):
 
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
 def test_illegal_instruction(cfg, tmp_path):
-    b = cosim_run.build_accel(CONFIGS[cfg]())
+    b = build_accel(CONFIGS[cfg]())
     run_dir = tmp_path / "illegal"
     run_dir.mkdir()
-    cosim_run.simulate(b, run_dir, testcase="illegal_instruction")
+    simulate(b, run_dir, testcase="illegal_instruction")
     xml = (run_dir / "results.xml").read_text()
     assert "<failure" not in xml and "<error" not in xml, xml
     assert xml.count("<testcase") == 2, xml

@@ -2,3 +2,7 @@
 
 `rill.cosim.verilator` holds the build/run infrastructure; `rill.cosim.lint` lints rtl/.
 """
+
+from .run import CosimMismatchError, CosimResult, run
+
+__all__ = ["run", "CosimResult", "CosimMismatchError"]
