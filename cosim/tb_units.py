@@ -17,7 +17,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from rill import numerics as nx
-from vectors import fp32, n_vectors, pair, rng
+from vectors import dot_rows, fp32, n_vectors, pair, rng
 
 PARAMS = json.loads(os.environ.get("RILL_PARAMS", "{}"))
 
@@ -183,3 +183,32 @@ async def act_random(dut):
     got = await stream(dut, {"x_i": x.tolist(), "sigmoid_i": sel.tolist()}, ["y_o"], latency=5)
     want = np.where(sel == 1, nx.f32_bits(nx.act_sigmoid(f32(x))), nx.f32_bits(nx.act_tanh(f32(x))))
     compare(dut, "act", np.array(got["y_o"]), want, x, sel)
+
+
+# ------------------------------------------------------------------------------------ dot_row
+def dot_ref(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """[n, B] bf16 bits each -> [n] fp32 bits, numerics.block_dot_exact."""
+    xf = nx.bf16_bits_to_f32(x)
+    wf = nx.bf16_bits_to_f32(w)[:, None, :]
+    out = np.empty(len(x), dtype=np.float32)
+    for s in range(0, len(x), 20_000):
+        out[s : s + 20_000] = nx.block_dot_exact(xf[s : s + 20_000], wf[s : s + 20_000])[:, 0]
+    return nx.f32_bits(out)
+
+
+@cocotb.test()
+async def dot_row_random(dut):
+    b = int(PARAMS["B"])
+    t = nx_tree_stages(b)
+    n = n_vectors(int(PARAMS.get("N", 100_000)))
+    r = rng(default=4 + b)
+    x, w = dot_rows(r, n, b)
+    await start(dut)
+    got = await stream(dut, {"x_i": pack(x, 16), "w_i": pack(w, 16)}, ["y_o"], latency=4 + 2 * t)
+    compare(dut, f"dot_row B={b}", np.array(got["y_o"]), dot_ref(x, w), x, w)
+
+
+def nx_tree_stages(b: int) -> int:
+    from rill.config import Config
+
+    return Config(1, b).tree_stages

@@ -5,6 +5,8 @@ Vector counts: env RILL_COSIM_VECTORS (default per bench, >= 100k for the scalar
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from rill.cosim.verilator import build, run_test
 
@@ -16,7 +18,6 @@ def test_fp32_add():
     run_test(b, "tb_units", testcase="fp32_add_random")
 
 
-assert pytest
 
 
 def test_fp32_mul():
@@ -27,3 +28,13 @@ def test_fp32_mul():
 def test_act():
     b = build("rill_act", [*PKG, "rill_act.sv"])
     run_test(b, "tb_units", testcase="act_random")
+
+
+def params(**kw) -> dict[str, str]:
+    return {"RILL_PARAMS": json.dumps(kw)}
+
+
+@pytest.mark.parametrize("B,N", [(8, 100_000), (16, 100_000), (64, 20_000)])
+def test_dot_row(B, N):
+    b = build("rill_dot_row", [*PKG, "rill_dot_row.sv"], parameters={"B": B})
+    run_test(b, "tb_units", testcase="dot_row_random", extra_env=params(B=B, N=N))

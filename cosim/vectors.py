@@ -80,3 +80,57 @@ def pair(r: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     eb3 = (254 + 127 - ea + r.integers(-3, 3, n)).clip(0, 254).astype(np.uint32)  # ~2^128
     b = np.where(cls == 4, (b & 0x807FFFFF) | (eb3 << 23), b)
     return a.astype(np.uint32), b.astype(np.uint32)
+
+
+SPECIALS16 = np.array(
+    [0x0000, 0x8000, 0x0001, 0x807F, 0x0040, 0x7F80, 0xFF80, 0x7FC0, 0xFFC0, 0x7F81, 0x7F7F,
+     0xFF7F, 0x0080, 0x8080, 0x3F80],
+    dtype=np.uint32,
+)
+
+
+def bf16_rows(r: np.random.Generator, n: int, b: int, center: np.ndarray | None = None,
+              spread: np.ndarray | None = None) -> np.ndarray:
+    """[n, b] bf16 bit patterns (uint32 holding 16 bits): per row an exponent centre and
+    spread, per lane random or sparse significands."""
+    if center is None:
+        center = r.integers(1, 255, (n, 1))
+    if spread is None:
+        spread = np.array([0, 2, 6, 12, 24, 30, 60, 254])[r.integers(0, 8, (n, 1))]
+    exp = (center + r.integers(-1000, 1001, (n, b)) % (2 * spread + 1) - spread).clip(1, 254)
+    frac = r.integers(0, 128, (n, b))
+    k = r.integers(0, 8, (n, 1))
+    sparse = frac & ~((1 << (7 - k)) - 1) & 0x7F
+    frac = np.where(r.integers(0, 2, (n, 1)) == 1, sparse, frac)
+    sign = r.integers(0, 2, (n, b)) << 15
+    return (sign | (exp << 7) | frac).astype(np.uint32)
+
+
+def dot_rows(r: np.random.Generator, n: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, w): [n, b] bf16 bit patterns each, one dot-product row per vector.
+
+    Row classes: independent spreads (alignment truncation), ordinary numbers, exact pairwise
+    cancellation plus a perturbation, results near the FTZ threshold and near overflow, and
+    specials sprinkled per lane (zeros, subnormals, inf, NaN, max/min normal)."""
+    cls = r.integers(0, 6, (n, 1))
+    cx = np.where(cls == 3, r.integers(55, 72, (n, 1)), r.integers(1, 255, (n, 1)))
+    cx = np.where(cls == 4, r.integers(185, 197, (n, 1)), cx)
+    cx = np.where(cls == 1, r.integers(110, 140, (n, 1)), cx)
+    cw = np.where(cls == 3, 127 - cx + r.integers(-6, 7, (n, 1)), r.integers(1, 255, (n, 1)))
+    cw = np.where(cls == 4, 381 - cx + r.integers(-4, 4, (n, 1)), cw)
+    cw = np.where(cls == 1, r.integers(110, 140, (n, 1)), cw).clip(1, 254)
+    x = bf16_rows(r, n, b, cx)
+    w = bf16_rows(r, n, b, cw)
+    # cancellation: lane 2j+1 = -(lane 2j) exactly, then perturb one lane
+    canc = (cls == 2)[:, 0]
+    x[canc, 1::2] = x[canc, 0::2]
+    w[canc, 1::2] = w[canc, 0::2] ^ 0x8000
+    lane = r.integers(0, b, n)
+    bump = canc & (r.integers(0, 2, n) == 1)
+    w[bump, lane[bump]] ^= r.integers(1, 4, bump.sum()).astype(np.uint32)
+    # specials, per lane, at a per-row rate
+    rate = np.array([0.0, 0.0, 0.01, 0.05, 0.2])[r.integers(0, 5, (n, 1))]
+    for v in (x, w):
+        hit = r.random((n, b)) < rate
+        v[hit] = SPECIALS16[r.integers(0, len(SPECIALS16), hit.sum())]
+    return x.astype(np.uint32), w.astype(np.uint32)
