@@ -14,9 +14,11 @@ import time
 
 import cocotb
 import numpy as np
+import rill_light  # noqa: F401  (before any rill import: skips the torch-heavy __init__)
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from rill import numerics as nx
+from rill.config import Config
 from vectors import dot_rows, fp32, n_vectors, pair, rng
 
 PARAMS = json.loads(os.environ.get("RILL_PARAMS", "{}"))
@@ -81,7 +83,8 @@ async def start(dut) -> None:
     dut.rst_ni.value = 1
 
 
-async def stream(dut, inputs: dict[str, list[int]], outputs: list[str], latency: int):
+async def stream(dut, inputs: dict[str, list[int]], outputs: list[str], latency: int,
+                 raw: bool = False):
     """Drive inputs[name][i] in cycle i; return {out: [value read in cycle i + latency]}.
 
     Inputs are written after a falling edge and captured by the next rising edge; a value
@@ -93,6 +96,7 @@ async def stream(dut, inputs: dict[str, list[int]], outputs: list[str], latency:
     handles = [getattr(dut, k) for k in names]
     cols = [inputs[k] for k in names]
     outh = [getattr(dut, k) for k in outputs]
+    single = [len(h) == 1 for h in outh]  # 1-bit ports read as Logic, not LogicArray
     got: dict[str, list[int]] = {k: [] for k in outputs}
     gl = [got[k] for k in outputs]
     fe = FallingEdge(dut.clk_i)
@@ -103,11 +107,13 @@ async def stream(dut, inputs: dict[str, list[int]], outputs: list[str], latency:
         for h, v in zip(handles, row, strict=True):
             h.value = v
         await fe
-        if i >= latency - 1:
-            for h, g in zip(outh, gl, strict=True):
-                g.append(h.value.to_unsigned())
+        if raw or i >= latency - 1:
+            for h, g, one in zip(outh, gl, single, strict=True):
+                g.append(int(h.value) if one else h.value.to_unsigned())
     dt = time.monotonic() - t0
     dut._log.info("%d vectors in %.2fs: %.0f vectors/s", n, dt, n / dt)
+    if raw:  # every read, including the first latency - 1 cycles, unaligned
+        return got
     return {k: v[:n] for k, v in got.items()}
 
 
@@ -209,6 +215,144 @@ async def dot_row_random(dut):
 
 
 def nx_tree_stages(b: int) -> int:
-    from rill.config import Config
-
     return Config(1, b).tree_stages
+
+
+# ------------------------------------------------------------------------------------ matrix
+@cocotb.test()
+async def matrix_unit_random(dut):
+    """x, w in cycle 1; acc/acc_en in cycle 5+2T; y in cycle 9+2T."""
+    b = int(PARAMS["B"])
+    t = nx_tree_stages(b)
+    n = n_vectors(int(PARAMS.get("N", 100_000)))
+    r = rng(default=40 + b)
+    xb, w = dot_rows(r, n * b, b)
+    xb = xb.reshape(n, b, b)[:, 0, :]
+    w = w.reshape(n, b, b)
+    # fp32 register values that round to those bf16s: random low halves, ties included
+    low = r.integers(0, 1 << 16, (n, b)).astype(np.uint32)
+    low = np.where(r.random((n, b)) < 0.2, np.uint32(0x8000), low)
+    low = np.where(r.random((n, b)) < 0.2, np.uint32(0), low)
+    x = (xb << 16) | low
+    x_ref = nx.f32_to_bf16_bits(f32(x)).astype(np.uint32)
+    dot = np.empty((n, b), dtype=np.float32)
+    xf, wf = nx.bf16_bits_to_f32(x_ref), nx.bf16_bits_to_f32(w)
+    for s in range(0, n, 5000):
+        dot[s : s + 5000] = nx.block_dot_exact(xf[s : s + 5000], wf[s : s + 5000])
+    acc = fp32(r, n * b).reshape(n, b)
+    cancel = r.random((n, b)) < 0.1  # acc = -dot: x + (-x) = +0
+    acc = np.where(cancel, nx.f32_bits(dot) ^ np.uint32(0x80000000), acc).astype(np.uint32)
+    acc_en = r.integers(0, 2, n).astype(np.uint32)
+    want = np.where(acc_en[:, None] == 1, nx.f32_bits(nx.fp32_add(f32(acc), dot)),
+                    nx.f32_bits(dot))
+    d_acc = 4 + 2 * t  # cycles from x to acc
+    pad = [0] * d_acc
+    await start(dut)
+    got = await stream(
+        dut,
+        {
+            "x_i": pack(x, 32) + pad,
+            "w_i": pack(w.reshape(n, b * b), 16) + pad,
+            "acc_i": pad + pack(acc, 32),
+            "acc_en_i": pad + acc_en.tolist(),
+        },
+        ["y_o"],
+        latency=8 + 2 * t,
+    )
+    y = unpack(got["y_o"][:n], b, 32)
+    compare(dut, f"matrix_unit B={b}", y, want, x, acc, acc_en)
+
+
+# ------------------------------------------------------------------------------------ vector
+VOPS = {"NOP": 0, "ADD": 1, "SUB": 2, "MUL": 3, "RELU": 4, "TANH": 5, "SIGMOID": 6, "OUT": 7}
+# registers from cycle 1 to write-back (isa latency - 2)
+V_DEPTH = {1: 4, 2: 4, 3: 3, 4: 1, 5: 5, 6: 5}
+
+
+def vector_schedule(r: np.random.Generator, n: int) -> np.ndarray:
+    """Random op mix, one per cycle, never two write-backs in one cycle (NOP/OUT fill in)."""
+    ops = r.integers(0, 8, n)
+    busy = np.zeros(n + 8, dtype=bool)
+    for c in range(n):
+        op = int(ops[c])
+        if op in V_DEPTH:
+            slot = c + V_DEPTH[op]
+            if busy[slot]:
+                ops[c] = 7 if r.random() < 0.5 else 0
+            else:
+                busy[slot] = True
+    return ops
+
+
+@cocotb.test()
+async def vector_unit_random(dut):
+    from rill import isa
+
+    b = int(PARAMS["B"])
+    idx_bits = int(PARAMS["IDX_BITS"])
+    n = n_vectors(int(PARAMS.get("N", 100_000)))
+    r = rng(default=50 + b)
+    ops = vector_schedule(r, n)
+    a, bb = pair(r, n * b)
+    act_x = act_inputs(r, n * b)
+    is_act = np.repeat((ops == 5) | (ops == 6), b)
+    a = np.where(is_act, act_x, a).reshape(n, b)
+    bb = bb.reshape(n, b)
+    dst = r.integers(0, 1 << idx_bits, n).astype(np.uint32)
+    af, bf = f32(a), f32(bb)
+    results = {
+        1: nx.fp32_add(af, bf), 2: nx.fp32_sub(af, bf), 3: nx.fp32_mul(af, bf),
+        4: nx.relu(af), 5: nx.act_tanh(af), 6: nx.act_sigmoid(af),
+    }
+    assert {VOPS[o.name] for o in isa.VOp} == set(range(8))
+    assert all(isa.Timing.of(Config(1, b)).vop(isa.VOp(k)) - 2 == d for k, d in V_DEPTH.items())
+    m = n + 8
+    want_en = np.zeros(m, dtype=np.uint32)
+    want_idx = np.zeros(m, dtype=np.uint32)
+    want_data = np.zeros((m, b), dtype=np.uint32)
+    for op, dep in V_DEPTH.items():
+        sel = np.nonzero(ops == op)[0]
+        want_en[sel + dep - 1 + 1] = 1  # read in iteration c + dep (see stream)
+        want_idx[sel + dep] = dst[sel]
+        want_data[sel + dep] = nx.f32_bits(results[op][sel])
+    push = (ops == 7).astype(np.uint32)
+    out_want = nx.f32_to_bf16_bits(af).astype(np.uint32)
+
+    await start(dut)
+    got = await stream(
+        dut,
+        {"op_i": ops.tolist(), "dst_i": dst.tolist(), "a_i": pack(a, 32), "b_i": pack(bb, 32)},
+        ["wr_en_o", "wr_idx_o", "wr_data_o", "out_push_o", "out_data_o"],
+        latency=8,
+        raw=True,
+    )
+    # iteration i reads after the edge that captured input i: a d-register output shows
+    # input i - d + 1, a combinational one input i. Align so row k = what input k produced.
+    en = np.array(got["wr_en_o"], dtype=np.uint32)[: n + 7]
+    idx = np.array(got["wr_idx_o"], dtype=np.uint32)[: n + 7]
+    data = unpack(got["wr_data_o"][: n + 7], b, 32)
+    want_en, want_idx, want_data = want_en[1 : n + 8], want_idx[1 : n + 8], want_data[1 : n + 8]
+    compare(dut, "vector wr_en", en, want_en)
+    w = want_en == 1
+    compare(dut, "vector wr_idx", idx[w], want_idx[w])
+    compare(dut, "vector wr_data", data[w], want_data[w])
+    p = np.array(got["out_push_o"], dtype=np.uint32)[:n]
+    compare(dut, "vector out_push", p, push)
+    od = unpack(got["out_data_o"][:n], b, 16)
+    compare(dut, "vector out_data", od[push == 1], out_want[push == 1])
+    counts = {k: int((ops == v).sum()) for k, v in VOPS.items()}
+    dut._log.info("op mix: %s", counts)
+
+
+@cocotb.test()
+async def vector_unit_collision(dut):
+    """ADD then MUL one cycle later both write back in one cycle: the RTL assertion must stop
+    the simulation (test_units.py expects this test to fail)."""
+    await start(dut)
+    dut.op_i.value = VOPS["ADD"]
+    await FallingEdge(dut.clk_i)
+    dut.op_i.value = VOPS["MUL"]
+    await FallingEdge(dut.clk_i)
+    dut.op_i.value = VOPS["NOP"]
+    for _ in range(8):
+        await FallingEdge(dut.clk_i)

@@ -159,7 +159,7 @@ def test_illegal_instruction(cfg, tmp_path):
     b = build_accel(CONFIGS[cfg]())
     run_dir = tmp_path / "illegal"
     run_dir.mkdir()
-    simulate(b, run_dir, testcase="illegal_instruction")
+    simulate(b, run_dir, test_filter="illegal_instruction")
     xml = (run_dir / "results.xml").read_text()
     assert "<failure" not in xml and "<error" not in xml, xml
     assert xml.count("<testcase") == 2, xml

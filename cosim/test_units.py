@@ -38,3 +38,26 @@ def params(**kw) -> dict[str, str]:
 def test_dot_row(B, N):
     b = build("rill_dot_row", [*PKG, "rill_dot_row.sv"], parameters={"B": B})
     run_test(b, "tb_units", testcase="dot_row_random", extra_env=params(B=B, N=N))
+
+
+@pytest.mark.parametrize("B,N", [(8, 100_000)])
+def test_matrix_unit(B, N):
+    srcs = [*PKG, "rill_dot_row.sv", "rill_fp32_add.sv", "rill_matrix_unit.sv"]
+    b = build("rill_matrix_unit", srcs, parameters={"B": B})
+    run_test(b, "tb_units", testcase="matrix_unit_random", extra_env=params(B=B, N=N))
+
+
+@pytest.mark.parametrize("B,N", [(8, 100_000)])
+def test_vector_unit(B, N):
+    srcs = [*PKG, "rill_fp32_add.sv", "rill_fp32_mul.sv", "rill_act.sv", "rill_vector_unit.sv"]
+    b = build("rill_vector_unit", srcs, parameters={"B": B, "IDX_BITS": 6})
+    run_test(b, "tb_units", testcase="vector_unit_random",
+             extra_env=params(B=B, IDX_BITS=6, N=N))
+
+
+def test_vector_unit_collision_asserts():
+    srcs = [*PKG, "rill_fp32_add.sv", "rill_fp32_mul.sv", "rill_act.sv", "rill_vector_unit.sv"]
+    b = build("rill_vector_unit", srcs, parameters={"B": 8, "IDX_BITS": 6})
+    with pytest.raises((SystemExit, RuntimeError)):
+        run_test(b, "tb_units", testcase="vector_unit_collision",
+                 extra_env=params(B=8, IDX_BITS=6))

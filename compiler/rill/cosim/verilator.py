@@ -151,6 +151,7 @@ def build(
     ]
     args = [
         "--no-public-flat-rw",
+        "--assert",
         "--x-assign", "fast",
         "--x-initial", "fast",
         "-O3",
