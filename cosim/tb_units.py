@@ -24,30 +24,6 @@ from vectors import dot_rows, fp32, n_vectors, pair, rng
 PARAMS = json.loads(os.environ.get("RILL_PARAMS", "{}"))
 
 
-def _f64_to_f32_ftz_doc(v: np.ndarray) -> np.ndarray:
-    """docs/numerics.md's "exact value -> fp32": |r| < 2^-126 after rounding flushes.
-
-    numerics.f64_to_f32_ftz (as of this writing) divides by np.float32(2.0**128), which is
-    inf in float32, so it flushes every result in [2^-126, 2^-120) to zero as well. The RTL
-    implements the documented rule; the benches use this twin (identical outside that
-    window) until numerics.py is fixed, after which the patch below is a no-op.
-    """
-    v = np.asarray(v, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        direct = v.astype(np.float32)
-        tiny = np.abs(v) < 2.0**-120
-        scaled = (v * 2.0**128).astype(np.float32)
-        flushed = np.abs(scaled) < np.float32(4.0)
-        small = np.where(flushed, np.copysign(np.float32(0), scaled),
-                         (scaled.astype(np.float64) * 2.0**-128).astype(np.float32))
-        out = np.where(tiny, small, direct).astype(np.float32)
-    return nx.canonical(out)
-
-
-if nx.f64_to_f32_ftz(np.array([2.0**-125]))[0] == 0:  # the numerics.py bug is present
-    nx.f64_to_f32_ftz = _f64_to_f32_ftz_doc
-
-
 def f32(bits: np.ndarray) -> np.ndarray:
     return nx.from_f32_bits(np.asarray(bits, dtype=np.uint32))
 
