@@ -140,15 +140,17 @@ class AccelTB:
     async def clear(self) -> None:
         """Pulse clear_i once the accelerator is idle; wait until the clear has finished."""
         d = self.dut
-        while not self.status_bit(ST_IDLE):
+        for _ in range(self.meta.get("length", 0) + 64):  # finish a running inference first
+            if self.status_bit(ST_IDLE) or self.status_bit(ST_HALTED):
+                break
             await FallingEdge(d.clk_i)
         d.clear_i.value = 1
         await FallingEdge(d.clk_i)
         d.clear_i.value = 0
         await ClockCycles(d.clk_i, self.config.rf_depth)
         await FallingEdge(d.clk_i)
-        while self.status_bit(ST_CLEARING):
-            await FallingEdge(d.clk_i)
+        if self.status_bit(ST_CLEARING):
+            raise TimeoutError(f"cycle {cycle()}: still clearing after rf_depth cycles")
 
     # -- input driver ---------------------------------------------------------------------
     def is_clean(self, k: int) -> bool:

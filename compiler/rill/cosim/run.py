@@ -181,9 +181,11 @@ def _run_dir(b: vl.Build, name: str) -> Path:
     return base / stamp
 
 
-def simulate(b: vl.Build, run_dir: Path, testcase: str = "run_program",
-             plusargs: Sequence[str] = (), seed: int | None = None) -> dict:
-    """Run one cocotb testcase of cosim/tb_accel.py on build b; returns result.json (or {})."""
+def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
+             plusargs: Sequence[str] = (), seed: int | None = None,
+             test_filter: str | None = None) -> dict:
+    """Run cocotb test(s) of cosim/tb_accel.py on build b (a testcase name, or test_filter, a
+    regex over test names, e.g. for parametrized tests); returns result.json (or {})."""
     from cocotb_tools.runner import get_runner
 
     meta = json.loads((run_dir / "image.json").read_text()) if (run_dir / "image.json").exists() \
@@ -206,7 +208,8 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str = "run_program",
             hdl_toplevel_lang="verilog",
             build_dir=b.build_dir,
             test_dir=run_dir,
-            testcase=testcase,
+            testcase=None if test_filter else testcase,
+            test_filter=test_filter,
             extra_env=env,
             waves=b.waves,
             seed=seed,
