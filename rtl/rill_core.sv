@@ -238,7 +238,7 @@ module rill_core #(
   ) u_vector (
     .clk_i,
     .rst_ni,
-    .op_i      (v_op_e'(vop_q)),
+    .op_i      (vop_q),
     .dst_i     (vdst_q),
     .a_i       (rd_data[2]),
     .b_i       (rd_data[3]),
