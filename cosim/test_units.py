@@ -34,7 +34,7 @@ def params(**kw) -> dict[str, str]:
     return {"RILL_PARAMS": json.dumps(kw)}
 
 
-@pytest.mark.parametrize("B,N", [(8, 100_000), (16, 100_000), (64, 20_000)])
+@pytest.mark.parametrize("B,N", [(8, 100_000), (16, 100_000), (32, 5_000), (64, 20_000)])
 def test_dot_row(B, N):
     b = build("rill_dot_row", [*PKG, "rill_dot_row.sv"], parameters={"B": B})
     run_test(b, "tb_units", testcase="dot_row_random", extra_env=params(B=B, N=N))

@@ -185,18 +185,24 @@ def build(
         vlt = build_dir / "public_ports.vlt"
         vlt.write_text(_public_ports_vlt(toplevel))
         runner = get_runner("verilator")
-        runner.build(
-            sources=[vlt, *srcs],
-            hdl_toplevel=toplevel,
-            parameters=parameters,
-            defines=defines,
-            includes=incs,
-            build_args=args,
-            build_dir=build_dir,
-            waves=waves,
-            timescale=("1ns", "1ps"),
-            log_file=build_dir / "build.log",
-        )
+        log = build_dir / "build.log"
+        try:
+            runner.build(
+                sources=[vlt, *srcs],
+                hdl_toplevel=toplevel,
+                parameters=parameters,
+                defines=defines,
+                includes=incs,
+                build_args=args,
+                build_dir=build_dir,
+                waves=waves,
+                timescale=("1ns", "1ps"),
+                log_file=log,
+            )
+        except (Exception, SystemExit) as e:
+            lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+            tail = "\n".join(lines[-60:])
+            raise RuntimeError(f"verilator build of {toplevel} failed ({log}):\n{tail}") from e
         stamp.write_text(json.dumps({"toplevel": toplevel, "parameters": parameters}) + "\n")
     return Build(toplevel, build_dir, parameters, waves, time.monotonic() - t0, cached=False)
 
