@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
-import rill
 import torch
+
+import rill
 
 CONFIGS = {
     "c1b8": rill.Config.c1b8(),

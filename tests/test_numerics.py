@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from rill import numerics as n
 
 SPECIALS = np.array(

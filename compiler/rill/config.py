@@ -54,7 +54,7 @@ class Config:
     @classmethod
     def c1b8(cls) -> Config:
         """Smallest config, for fast RTL simulation."""
-        return cls(num_cores=1, block_size=8, weight_depth=256, rf_depth=64, instr_depth=1024)
+        return cls(num_cores=1, block_size=8, weight_depth=256, rf_depth=64, instr_depth=2048)
 
     @classmethod
     def c2b16(cls) -> Config:

@@ -21,15 +21,19 @@ class ValKind(enum.Enum):
     OP = "op"  # produced by an op in this program
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, repr=False)
 class Val:
     kind: ValKind
     index: int = 0  # beat (INPUT) or constant index (CONST)
     producer: Op | None = None
     pin: tuple | None = None  # state key: the STATE value and the op writing the new state share it
 
+    def __repr__(self) -> str:
+        src = f"Op#{self.producer.id}" if self.producer else self.index
+        return f"Val({self.kind.value}, {src})"
 
-@dataclasses.dataclass(eq=False)
+
+@dataclasses.dataclass(eq=False, repr=False)
 class Op:
     id: int
     opcode: MOp | VOp
@@ -40,9 +44,17 @@ class Op:
     after: Op | None = None  # must issue at least a cycle after this op (OUT order)
     pin: tuple | None = None
 
+    def __repr__(self) -> str:  # the default would recurse through the whole graph
+        return f"Op#{self.id}({self.opcode.name}, core={self.core})"
+
     @property
     def is_matrix(self) -> bool:
         return isinstance(self.opcode, MOp)
+
+    @property
+    def is_macc(self) -> bool:
+        # MOp and VOp are IntEnums: VOp.SUB == MOp.MACC, so always check the type first
+        return self.is_matrix and self.opcode == MOp.MACC
 
 
 @dataclasses.dataclass

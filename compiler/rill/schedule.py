@@ -17,7 +17,6 @@ from .isa import (
     BANK_CONST,
     BANK_INPUT,
     Bundle,
-    MOp,
     Timing,
     VOp,
     make_addr,
@@ -38,7 +37,7 @@ def latency(op: Op, tm: Timing) -> int:
 
 
 def read_offsets(op: Op, tm: Timing) -> list[int]:
-    if op.opcode == MOp.MACC:
+    if op.is_macc:
         return [0, tm.mac_acc_read]
     return [0] * len(op.operands)
 
@@ -229,7 +228,7 @@ def emit(df: Dataflow, sch: Schedule, addr: dict[int, int], config: Config) -> l
         if o.is_matrix:
             s.update(m_op=int(o.opcode), m_w=wcore_addr[o.wblock], m_x=addr[id(o.operands[0])],
                      m_dst=addr[id(o.out)] & (config.rf_depth - 1))
-            if o.opcode == MOp.MACC:
+            if o.is_macc:
                 s["m_acc"] = addr[id(o.operands[1])]
         else:
             s.update(v_op=int(o.opcode), v_a=addr[id(o.operands[0])])

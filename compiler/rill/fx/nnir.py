@@ -42,7 +42,8 @@ def source_line(node: torch.fx.Node) -> str:
     frames = re.findall(r'File "([^"]+)", line (\d+), in \w+\n\s*(.*)', trace)
     if not frames:
         return ""
-    file, line, code = frames[-1]
+    user = [f for f in frames if "/torch/" not in f[0]]
+    file, line, code = (user or frames)[-1]
     return f"{file.rsplit('/', 1)[-1]}:{line}: {code.strip()}"
 
 
@@ -124,6 +125,19 @@ class _Lowering:
             return
         self.emit(n, op, [tensor], const=c)
 
+    def functional_linear(self, n: torch.fx.Node) -> None:
+        args = list(n.args) + [n.kwargs.get("bias")] * (3 - len(n.args))
+        x, w, b = args[:3]
+        params = []
+        for p in (w, b):
+            if isinstance(p, torch.fx.Node) and p.op == "get_attr":
+                p = getattr(self.gm, p.target)
+            params.append(p.detach().float().numpy() if isinstance(p, torch.Tensor) else p)
+        if not isinstance(params[0], np.ndarray) or params[0].ndim != 2:
+            self.fail(n, "weight must be a constant 2-D parameter")
+            return
+        self.emit(n, "linear", [x], weight=params[0], bias=params[1])
+
     def lstm(self, n: torch.fx.Node, mod: torch.nn.LSTM) -> None:
         problems = []
         if mod.bidirectional:
@@ -195,6 +209,8 @@ class _Lowering:
                     self.fail(n, "the LSTM's (h, c) output is used; only its output sequence is")
             else:
                 self.fail(n, "indexing is not supported")
+        elif n.op == "call_function" and n.target is F.linear:
+            self.functional_linear(n)
         elif n.op == "call_function" and n.target in _UNARY_FUNCS:
             self.emit(n, _UNARY_FUNCS[n.target], list(n.args[:1]))
         elif n.op == "call_method" and n.target in _UNARY_METHODS:

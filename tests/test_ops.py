@@ -1,0 +1,116 @@
+"""Each supported op, compiled and run on the VM, against torch float32."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from conftest import CONFIGS, compile_model
+
+
+class Unary(nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.fc = nn.Linear(20, 24)
+        self.relu = nn.ReLU()
+        self.sig = nn.Sigmoid()
+        self.tanh = nn.Tanh()
+
+    def forward(self, x):
+        y = self.fc(x) * 3
+        return {
+            "relu_module": lambda: self.relu(y),
+            "relu_function": lambda: F.relu(y),
+            "relu_method": lambda: y.relu(),
+            "torch_relu": lambda: torch.relu(y),
+            "sigmoid_module": lambda: self.sig(y),
+            "sigmoid_function": lambda: torch.sigmoid(y),
+            "sigmoid_method": lambda: y.sigmoid(),
+            "tanh_module": lambda: self.tanh(y),
+            "tanh_function": lambda: torch.tanh(y),
+            "tanh_method": lambda: y.tanh(),
+        }[self.kind]()
+
+
+class Binary(nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.a = nn.Linear(20, 24)
+        self.b = nn.Linear(20, 24)
+        self.scale = nn.Parameter(torch.linspace(-2, 2, 24))
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        return {
+            "add": lambda: a + b,
+            "sub": lambda: a - b,
+            "mul": lambda: a * b,
+            "torch_add": lambda: torch.add(a, b),
+            "method_mul": lambda: a.mul(b),
+            "add_scalar": lambda: a + 0.5,
+            "scalar_sub": lambda: 1.5 - a,
+            "mul_scalar": lambda: 2 * a,
+            "mul_param": lambda: a * self.scale,
+            "sub_param": lambda: a - self.scale,
+        }[self.kind]()
+
+
+def check(model, x, config, atol=2e-2, rtol=1e-2):
+    program, expected = compile_model(model, x, config)
+    y = program.to_vm().run(x.numpy())
+    assert y.dtype == np.float32 and y.shape == tuple(expected.shape)
+    torch.testing.assert_close(torch.from_numpy(y), expected, atol=atol, rtol=rtol)
+    return program
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16", "c3b16"])
+@pytest.mark.parametrize("kind", [
+    "relu_module", "relu_function", "relu_method", "torch_relu", "sigmoid_module",
+    "sigmoid_function", "sigmoid_method", "tanh_module", "tanh_function", "tanh_method"])
+def test_unary(kind, cfg):
+    check(Unary(kind), torch.randn(3, 20), CONFIGS[cfg])
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16", "c3b16"])
+@pytest.mark.parametrize("kind", ["add", "sub", "mul", "torch_add", "method_mul", "add_scalar",
+                                  "scalar_sub", "mul_scalar", "mul_param", "sub_param"])
+def test_binary(kind, cfg):
+    check(Binary(kind), torch.randn(3, 20), CONFIGS[cfg])
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16", "c3b16", "ia_840f_c3b64"])
+@pytest.mark.parametrize("shape", [(5,), (4, 37), (2, 3, 64), (1, 200)])
+def test_linear_shapes(shape, cfg):
+    model = nn.Sequential(nn.Linear(shape[-1], 70), nn.ReLU(), nn.Linear(70, 9))
+    check(model, torch.randn(*shape), CONFIGS[cfg])
+
+
+def test_linear_without_bias_and_exact_small_integers():
+    """Integer weights and inputs: every sum is exact, so the VM must match torch exactly."""
+    model = nn.Linear(40, 10, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.randint(-8, 8, (10, 40)).float())
+    x = torch.randint(-8, 8, (2, 40)).float()
+    program = check(model, x, CONFIGS["c2b16"], atol=0, rtol=0)
+    assert program.cycle_count_per_inference() > 0
+
+
+class Mlp(nn.Module):
+    """The benchmark MLP: 784 -> 128 -> 128 (+ residual) -> 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Linear(784, 128), nn.Linear(128, 128), nn.Linear(128, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x))
+        h = torch.relu(self.fc2(h)) + h
+        return self.fc3(h)
+
+
+@pytest.mark.parametrize("cfg", ["c2b16", "c3b16", "ia_840f_c3b64"])
+def test_mlp_with_residual(cfg):
+    program = check(Mlp(), torch.randn(784), CONFIGS[cfg], atol=1e-2)
+    assert program.n_in == -(-784 // CONFIGS[cfg].block_size)
