@@ -15,7 +15,10 @@ module rill_rf_bank #(
   localparam int unsigned WordW     = B * 32
 ) (
   input  logic             clk_i,
+  // no state needs a reset here (memory and read-data registers); kept for the uniform port list
+  /* verilator lint_off UNUSEDSIGNAL */
   input  logic             rst_ni,
+  /* verilator lint_on UNUSEDSIGNAL */
   input  logic             we_i,
   input  logic [IdxW-1:0]  waddr_i,
   input  logic [WordW-1:0] wdata_i,
@@ -40,14 +43,9 @@ module rill_rf_bank #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      for (int unsigned p = 0; p < NUM_RD; p++) begin
-        rdata_q[p] <= '0;
-      end
-    end else begin
-      rdata_q <= rdata_d;
-    end
+  // registered read data: data registers, not reset
+  always_ff @(posedge clk_i) begin
+    rdata_q <= rdata_d;
   end
 
   assign rdata_o = rdata_q;

@@ -118,6 +118,7 @@ module rill_top #(
   logic [B*16-1:0]    push_data;
   logic [FifoCntW-1:0] fifo_cnt;
 
+  // issue decision (separate block: the cores' illegal_o depends on it, the next state on both)
   always_comb begin
     room        = (32'(OUT_FIFO_DEPTH) - 32'(fifo_cnt)) >= n_out_q;
     in_ready_o  = (state_q == StIdle) && !clr_act_q;
@@ -125,6 +126,9 @@ module rill_top #(
     in_is_last  = (in_cnt_q == n_in_q - 32'd1);
     issue       = !clr_act_q && (state_q == StRun || (state_q == StWait && room));
     last_pc     = (32'(pc_q) == prog_len_q - 32'd1);
+  end
+
+  always_comb begin
     any_illegal = |core_illegal;
 
     state_d    = state_q;

@@ -15,7 +15,10 @@ module rill_wmem #(
   localparam int unsigned RowW        = B * 16
 ) (
   input  logic                clk_i,
+  // no state needs a reset here (memory and read-data registers); kept for the uniform port list
+  /* verilator lint_off UNUSEDSIGNAL */
   input  logic                rst_ni,
+  /* verilator lint_on UNUSEDSIGNAL */
   input  logic                wr_en_i,
   input  logic [LAddrW-1:0]   wr_addr_i,
   input  logic [RowW-1:0]     wr_data_i,
@@ -44,12 +47,10 @@ module rill_wmem #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      rd_data_q <= '0;
-    end else begin
-      rd_data_q <= rd_data_d;
-    end
+  // registered read data: a data register, not reset (B*B*16 bits; nothing reads it before
+  // the first issue, which is at least one cycle after reset)
+  always_ff @(posedge clk_i) begin
+    rd_data_q <= rd_data_d;
   end
 
   assign rd_data_o = rd_data_q;
