@@ -1,0 +1,95 @@
+"""`make bench`: compile time, VM speed, cycles and accuracy for the reference models.
+
+Prints a markdown table. Targets (issue #2): seed streaming LSTM <= 110 cycles on
+ia_840f_c3b64 (commercial: 218), VM <= 1 ms per streaming step, compile <= 0.5 s.
+With --rtl, adds cycles measured on the RTL (Verilator) and simulated cycles per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import rill
+from rill.models import LstmNet, Mlp
+
+COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "MLP": 182}
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def case(name, model, x, config, stream, rtl):
+    gm, expected = rill.fx.prepare_shape(model, x)
+    nnir = rill.fx.nnir.to_nnir(gm)
+    if stream:
+        nnir, _ = nnir.streaming_transform(0)
+    t_compile, program = timed(lambda: nnir.to_program(config), 5)
+    vm = program.to_vm()
+    inputs = [x[t].numpy() for t in range(x.shape[0])] if stream else [x.numpy()]
+    vm.reset()
+    t0 = time.perf_counter()
+    outs = [vm.run(i) for i in inputs]
+    t_vm = (time.perf_counter() - t0) / len(inputs)
+    got = np.stack(outs) if stream else outs[0]
+    err = float(np.abs(got - expected.numpy()).max())
+    row = {
+        "model": name, "config": config_name(config),
+        "cycles": program.cycle_count_per_inference(),
+        "commercial (3x64)": COMMERCIAL.get(name, "-") if config_name(config) == "ia_840f_c3b64"
+        else "-",
+        "us": f"{program.compute_duration_per_inference_us():.3f}",
+        "compile s": f"{t_compile:.3f}", "VM ms/inf": f"{t_vm * 1e3:.2f}",
+        "max |err|": f"{err:.1e}",
+    }
+    if rtl:
+        from rill.cosim import run as cosim_run
+
+        t0 = time.perf_counter()
+        res = cosim_run(program, inputs)
+        wall = time.perf_counter() - t0
+        exact = all(np.array_equal(a, b) for a, b in zip(res.outputs, outs, strict=True))
+        row["RTL cycles"] = "/".join(str(c) for c in sorted(set(res.cycles_per_inference)))
+        row["bit-exact"] = "yes" if exact else "NO"
+        row["sim wall s"] = f"{wall:.1f}"
+    return row
+
+
+def config_name(c: rill.Config) -> str:
+    for name in ("ia_840f_c3b64", "ia_420f_c6b32"):
+        if getattr(rill.Config, name)() == c:
+            return name
+    return f"c{c.num_cores}b{c.block_size}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rtl", action="store_true", help="also run each program on the RTL")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    lstm, mlp = LstmNet(), Mlp()
+    x_seq, x_mlp = torch.randn(20, 128), torch.randn(784)
+    rows = []
+    for config in (rill.Config.ia_840f_c3b64(), rill.Config.ia_420f_c6b32()):
+        rows.append(case("LSTM streaming", lstm, x_seq, config, True, args.rtl))
+        rows.append(case("LSTM 20 steps", lstm, x_seq, config, False, args.rtl))
+        rows.append(case("MLP", mlp, x_mlp, config, False, args.rtl))
+    cols = list(rows[0])
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The reference models the demo, the benchmark and the tests share."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class LstmNet(nn.Module):
+    """The seed LSTM of the user flow: 128 -> LSTM 256 x 2 layers -> Linear 16."""
+
+    def __init__(self, input_size=128, hidden_size=256, num_layers=2, output_size=16):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers=num_layers)
+        self.linear = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        x, _ = self.lstm(x)
+        return self.linear(x)
+
+
+class Mlp(nn.Module):
+    """The benchmark MLP: 784 -> 128 -> 128 (+ residual) -> 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Linear(784, 128), nn.Linear(128, 128), nn.Linear(128, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.fc1(x))
+        h = torch.relu(self.fc2(h)) + h
+        return self.fc3(h)
