@@ -53,12 +53,17 @@ def round_to_bf16(x: np.ndarray) -> np.ndarray:
 
 def canonical(x: np.ndarray) -> np.ndarray:
     """Flush subnormals to signed zero and make every NaN the canonical 0x7FC00000."""
-    x = np.asarray(x, dtype=np.float32)
-    b = f32_bits(x)
-    tiny = (b & 0x7F800000) == 0
-    b = np.where(tiny, b & 0x80000000, b)
-    b = np.where(np.isnan(x), NAN32, b)
-    return from_f32_bits(b)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    b = x.view(np.uint32)
+    e = b & 0x7F800000
+    tiny = (e == 0) & (b != 0) & (b != 0x80000000)
+    nan = (e == 0x7F800000) & ((b & 0x007FFFFF) != 0) & (b != NAN32)
+    if not (tiny.any() or nan.any()):  # the common case: nothing to change, no copy
+        return x
+    b = b.copy()
+    b[tiny] &= 0x80000000
+    b[nan] = NAN32
+    return b.view(np.float32)
 
 
 def bf16_input(x: np.ndarray) -> np.ndarray:
@@ -77,6 +82,8 @@ def f64_to_f32_ftz(v: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         direct = v.astype(np.float32)
         tiny = np.abs(v) < 2.0**-120
+        if not tiny.any():
+            return canonical(direct)
         scaled = (v * 2.0**128).astype(np.float32)
         flushed = np.abs(scaled) < np.float32(4.0)
         unscaled = (scaled.astype(np.float64) * 2.0**-128).astype(np.float32)  # exact: normal
