@@ -154,7 +154,12 @@ class Lowering:
             for row in x:
                 xin = row + h
                 split = self.split_factor(4 * hb, sum(v is not None for v in xin))
-                pre = [self.matvec(gates[g], xin, biases[g], split) for g in range(4)]
+                # hidden block by hidden block, so the first blocks of h are ready first and the
+                # next layer's chains can start on them while later blocks are still computed
+                pre = [[None] * hb for _ in range(4)]
+                for j in range(hb):
+                    for g in range(4):
+                        pre[g][j] = self.matvec([gates[g][j]], xin, [biases[g][j]], split)[0]
                 new_h: Row = []
                 new_c: Row = []
                 for j in range(hb):
