@@ -17,9 +17,10 @@ import numpy as np
 import rill_light  # noqa: F401  (before any rill import: skips the torch-heavy __init__)
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
+from vectors import dot_rows, fp32, n_vectors, pair, rng
+
 from rill import numerics as nx
 from rill.config import Config
-from vectors import dot_rows, fp32, n_vectors, pair, rng
 
 PARAMS = json.loads(os.environ.get("RILL_PARAMS", "{}"))
 

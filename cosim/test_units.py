@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from rill.cosim.verilator import build, run_test
 
 PKG = ["rill_pkg.sv"]

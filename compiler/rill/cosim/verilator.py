@@ -215,11 +215,17 @@ def run_test(
     extra_env: Mapping[str, str] | None = None,
     test_dir: str | Path | None = None,
     seed: int | None = None,
+    plusargs: Sequence[str] = (),
+    test_args: Sequence[str] = (),
+    results_xml: str | Path | None = None,
+    test_filter: str | None = None,
 ) -> Path:
     """Run cocotb test module(s) (importable from cosim/) on a finished build.
 
     Raises (via pytest's SystemExit from the runner) when a cocotb test fails. Returns the
-    results file.
+    results file. `plusargs` go to the simulator ($value$plusargs), `test_args` to the
+    simulation binary, `test_filter` is a regex over test names (cocotb's COCOTB_TEST_FILTER);
+    `results_xml` must be absolute when called under pytest (the runner's rule).
     """
     from cocotb_tools.runner import get_runner
 
@@ -239,4 +245,8 @@ def run_test(
         extra_env=env,
         waves=b.waves,
         seed=seed,
+        plusargs=list(plusargs),
+        test_args=list(test_args),
+        results_xml=None if results_xml is None else str(results_xml),
+        test_filter=test_filter,
     )
