@@ -4,7 +4,6 @@ The API mirrors the commercial flow (`vollo_torch` / `vollo_compiler`), so user 
 renaming imports: `rill.fx.prepare_shape`, `rill.fx.nnir.to_nnir`, `rill.Config`, `rill.Program`.
 """
 
-from . import fx
 from .config import Config
 from .errors import (
     AllocationError,
@@ -20,6 +19,17 @@ from .errors import (
 from .nnir import NNIR
 from .program import Program
 from .vm import VM
+
+
+def __getattr__(name: str):
+    # the torch frontend is imported on first use: the simulator (cosim) and the CLI import
+    # rill without paying torch's start-up
+    if name == "fx":
+        import importlib
+
+        return importlib.import_module(".fx", __name__)
+    raise AttributeError(f"module 'rill' has no attribute {name!r}")
+
 
 __all__ = [
     "fx", "Config", "Program", "VM", "NNIR", "RillError", "AllocationError", "ConfigError",
