@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import rill
 import torch
+
+import rill
 from rill.cosim.run import build_accel, run, simulate
 
 CONFIGS = {"c1b8": rill.Config.c1b8, "c2b16": rill.Config.c2b16, "c3b16": rill.Config.c3b16}
@@ -147,6 +148,16 @@ def test_mix_c3b16():
     check(program, inputs_for(program, 6))
 
 
+def test_lstm2_streaming_c3b16():
+    """Two stacked LSTM layers, streamed, on three cores: MACC chains spread over cores."""
+    torch.manual_seed(11)
+    model = LSTMHead(12, 24, 6, layers=2)
+    gm, _ = rill.fx.prepare_shape(model, torch.randn(25, 12))
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
+    program = nnir.to_program(rill.Config.c3b16(), name="lstm2_stream")
+    check(program, inputs_for(program, 25, seed=5), resets=[21])
+
+
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
 def test_load_port(cfg):
     """Every imem/wmem/const word through the load port instead of the backdoor."""
@@ -155,11 +166,11 @@ def test_load_port(cfg):
 
 
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
-def test_illegal_instruction(cfg, tmp_path):
+def test_status_errors(cfg, tmp_path):
+    """Illegal bundles (m_op 3, a bank that does not exist) halt with status.illegal; in_last
+    on the wrong beat and output FIFO overflow raise status.stream_error; clear_i recovers."""
     b = build_accel(CONFIGS[cfg]())
-    run_dir = tmp_path / "illegal"
-    run_dir.mkdir()
-    simulate(b, run_dir, test_filter="illegal_instruction")
-    xml = (run_dir / "results.xml").read_text()
+    simulate(b, tmp_path, test_filter="illegal_instruction|stream_error")
+    xml = (tmp_path / "results.xml").read_text()
     assert "<failure" not in xml and "<error" not in xml, xml
-    assert xml.count("<testcase") == 2, xml
+    assert xml.count("<testcase") == 5, xml
