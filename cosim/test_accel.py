@@ -9,6 +9,8 @@ program.cycle_count_per_inference().
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -174,3 +176,32 @@ def test_status_errors(cfg, tmp_path):
     xml = (tmp_path / "results.xml").read_text()
     assert "<failure" not in xml and "<error" not in xml, xml
     assert xml.count("<testcase") == 5, xml
+
+
+def test_run_api_reports_mismatch(monkeypatch):
+    """The checker is not vacuous: one flipped expected bit is reported with its coordinates."""
+    from rill.cosim import CosimMismatchError
+
+    run_mod = sys.modules["rill.cosim.run"]
+    program = compile_model("tanh", rill.Config.c1b8())
+    real = run_mod.vm_expected
+
+    def tampered(prog, beats, resets=()):
+        exp = [e.copy() for e in real(prog, beats, resets)]
+        exp[1][0, 2] ^= 0x0001
+        return exp
+
+    monkeypatch.setattr(run_mod, "vm_expected", tampered)
+    with pytest.raises(CosimMismatchError, match=r"inference 1 beat 0 element 2: expected"):
+        run(program, inputs_for(program, 3))
+
+
+def test_cli(tmp_path, capsys):
+    from rill.cosim.cli import main
+
+    program = compile_model("sigmoid", rill.Config.c1b8())
+    program.save(tmp_path / "p.rill")
+    np.save(tmp_path / "x.npy", np.stack(inputs_for(program, 3)))
+    assert main([str(tmp_path / "p.rill"), str(tmp_path / "x.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and f"program {program.cycle_count_per_inference()}" in out, out
