@@ -205,3 +205,91 @@ def test_cli(tmp_path, capsys):
     assert main([str(tmp_path / "p.rill"), str(tmp_path / "x.npy")]) == 0
     out = capsys.readouterr().out
     assert "PASS" in out and f"program {program.cycle_count_per_inference()}" in out, out
+
+
+# ---------------------------------------------------------------------------------------------
+# directed: a hand-scheduled program (no compiler) that reads every result in the very cycle of
+# its write edge (write-first banks), and inputs full of special values
+
+
+def directed_program() -> rill.Program:
+    """c1b8: MAC, a MACC reading its accumulator at the write edge, ADD/MUL/SUB/TANH/SIGMOID/RELU
+    each consuming a result in the cycle it is written, six OUTs."""
+    from rill import isa
+
+    c = rill.Config.c1b8()
+    t = isa.Timing.of(c)
+    a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
+    IN0, IN1, K0 = a(1, 0), a(1, 1), a(0, 0)
+    M0, M1 = a(2, 0), a(2, 1)
+    V = [a(3, i) for i in range(6)]
+    ops: dict[int, dict] = {}
+
+    def put(pc, **kw):
+        ops.setdefault(pc, {}).update(kw)
+
+    def edge(pc, lat):  # the cycle a result issued at pc is written (and readable)
+        return pc + lat - 1
+
+    put(0, m_op=1, m_w=0, m_x=IN0, m_dst=0)                       # M0 = W0 . in0
+    p1 = edge(0, t.mac) - t.mac_acc_read                          # acc read at M0's write edge
+    put(p1, m_op=2, m_w=1, m_x=IN1, m_acc=M0, m_dst=1)            # M1 = M0 + W1 . in1
+    e0 = edge(0, t.mac)
+    put(e0, v_op=1, v_a=M0, v_b=IN0, v_dst=0)                     # V0 = M0 + in0
+    put(e0 + 1, v_op=7, v_a=M0)                                   # OUT M0
+    put(e0 + 2, v_op=3, v_a=M0, v_b=K0, v_dst=1)                  # V1 = M0 * k0
+    e_v0, e_v1, e_m1 = edge(e0, t.add), edge(e0 + 2, t.mul), edge(p1, t.mac)
+    put(e_v0, v_op=5, v_a=V[0], v_dst=2)                          # V2 = tanh V0
+    put(e_v1 + 1, v_op=6, v_a=V[1], v_dst=3)                      # V3 = sigmoid V1
+    put(e_v1 + 3, v_op=2, v_a=M1, v_b=V[0], v_dst=4)              # V4 = M1 - V0
+    e_v2, e_v3, e_v4 = edge(e_v0, t.act), edge(e_v1 + 1, t.act), edge(e_v1 + 3, t.add)
+    put(e_v4, v_op=4, v_a=V[4], v_dst=5)                          # V5 = relu V4 (at V4's edge)
+    e_v5 = edge(e_v4, t.relu)
+    outs = [e_v2, e_v3, e_v4 + 1, e_v5, e_v5 + 1]  # V2, V3, V5 read at their write edge
+    assert len(set(outs)) == 5 and e_m1 < max(outs)
+    for pc, src in zip(outs, [V[2], V[3], V[4], V[5], M1], strict=True):
+        assert pc not in ops or "v_op" not in ops[pc], pc
+        put(pc, v_op=7, v_a=src)
+    length = max(outs) + 3
+    bundles = [isa.Bundle(**ops.get(pc, {})) for pc in range(length)]
+    rng = np.random.default_rng(5)
+    w = rill.numerics.f32_to_bf16_bits(rng.standard_normal((2, 8, 8)).astype(np.float32))
+    k = rill.numerics.f32_bits(rng.standard_normal((1, 8)).astype(np.float32))
+    return rill.Program(c, length, 2, 6, [isa.encode(bundles, c)], [w], k, (16,), (6, 8),
+                        t_last_out=max(outs), name="directed")
+
+
+SPECIALS = np.array([0x7F80, 0xFF80, 0x7FC1, 0xFFC0, 0x0001, 0x8001, 0x0000, 0x8000, 0x7F7F,
+                     0xFF7F, 0x0080, 0x8080, 0x4B80, 0xCB80, 0x3F80, 0x2F00], np.uint16)
+
+
+def special_beats(program: rill.Program, n: int, seed: int) -> list[np.ndarray]:
+    """Raw input beats: random normal values, some lanes replaced by inf/NaN/subnormal/extremes."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        x = rng.standard_normal((program.n_in, program.B)).astype(np.float32)
+        x *= np.float32(2.0) ** rng.integers(-30, 30, x.shape).astype(np.float32)
+        beats = rill.numerics.f32_to_bf16_bits(x)
+        if k % 2:  # every other inference carries specials
+            mask = rng.random(beats.shape) < 0.25
+            beats[mask] = rng.choice(SPECIALS, mask.sum())
+        out.append(beats)
+    return out
+
+
+def test_directed_write_first():
+    program = directed_program()
+    run(program, special_beats(program, 4, seed=1), beats=True)
+    ins = inputs_for(program, 6, seed=2)
+    res = run(program, ins)
+    vm = program.to_vm()
+    assert all(np.array_equal(o, vm.run(x), equal_nan=True) for o, x in zip(res.outputs, ins,
+                                                                           strict=True))
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
+def test_special_inputs(cfg):
+    """inf, NaN (non-canonical too), subnormals, signed zeros and extreme exponents."""
+    program = compile_model("mix", CONFIGS[cfg]())
+    check(program, special_beats(program, 8, seed=4), beats=True)
