@@ -1,7 +1,8 @@
 // One copy of one register-file bank: RF_DEPTH words of B fp32 lanes, one write port and
 // NUM_RD registered read ports (docs/architecture.md: "each bank copy is 1-write; its read
 // ports are replicas"). A read in cycle r returns, in cycle r+1, the word as written by the
-// edges ending cycles <= r-1 (a same-edge write is not forwarded; the ISA forbids relying on it).
+// edges ending cycles <= r: the bank is write-first (a BRAM mode), so a write at the edge that
+// registers the read is seen. The schedule counts on it (docs/isa.md: readable at L - 1).
 //
 // Simulation backdoor: with +rill_const=<file> on the command line, a bank built with
 // INIT_CONST=1 (bank 0, the constant bank) is preloaded by $readmemh (one word per line,
@@ -32,7 +33,7 @@ module rill_rf_bank #(
 
   always_comb begin
     for (int unsigned p = 0; p < NUM_RD; p++) begin
-      rdata_d[p] = mem_q[raddr_i[p]];
+      rdata_d[p] = (we_i && waddr_i == raddr_i[p]) ? wdata_i : mem_q[raddr_i[p]];
     end
   end
 

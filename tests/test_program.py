@@ -148,19 +148,23 @@ def test_illegal_bundles_raise_program_error(mlp_program):
         broken.to_vm()
 
 
-def test_vm_rejects_a_read_at_the_write_edge():
+def test_register_reads_are_write_first():
+    """A read issued in the cycle of the write edge sees the new value; one cycle earlier, the
+    old (docs/isa.md). Here: RELU of input beat 0, OUT one cycle early and OUT on the edge."""
     c = CONFIGS["c1b8"]
     t = isa.Timing.of(c)
     v0 = isa.make_addr(isa.vector_bank(0), 0, c)
+    edge = t.relu - 1  # RELU issued at 0 writes at the edge ending this cycle
     bundles = [isa.Bundle(v_op=int(isa.VOp.RELU), v_a=isa.make_addr(isa.BANK_INPUT, 0, c))]
-    bundles += [isa.Bundle()] * (t.relu - 2)
-    bundles += [isa.Bundle(v_op=int(isa.VOp.OUT), v_a=v0)]  # reads at the edge RELU writes
+    bundles += [isa.Bundle()] * (edge - 2)
+    bundles += [isa.Bundle(v_op=int(isa.VOp.OUT), v_a=v0)] * 2  # cycles edge-1 and edge
     bundles += [isa.Bundle()] * 3
-    program = rill.Program(c, len(bundles), 1, 1, [isa.encode(bundles, c)],
+    program = rill.Program(c, len(bundles), 1, 2, [isa.encode(bundles, c)],
                            [np.zeros((0, 8, 8), np.uint16)], np.zeros((0, 8), np.uint32),
-                           (8,), (8,), t_last_out=t.relu - 1)
-    with pytest.raises(rill.ProgramError, match="the edge it is written"):
-        program.to_vm()
+                           (8,), (2, 8), t_last_out=edge)
+    x = np.arange(-4, 4, dtype=np.float32)
+    y = program.to_vm().run(x)
+    assert np.array_equal(y[0], np.zeros(8)) and np.array_equal(y[1], np.maximum(x, 0))
 
 
 def test_encode_decode_round_trip_and_field_overflow():

@@ -21,8 +21,8 @@ Tensor = list[Row]
 
 _UNARY = {"relu": VOp.RELU, "sigmoid": VOp.SIGMOID, "tanh": VOp.TANH}
 _BINARY = {"add": VOp.ADD, "sub": VOp.SUB, "mul": VOp.MUL}
-MACC_DISTANCE = 6  # cycles between MACCs of one chain (docs/architecture.md)
-ADD_LATENCY = 6
+MACC_DISTANCE = 5  # cycles between MACCs of one chain (docs/architecture.md)
+ADD_LATENCY = 5
 
 
 def blocks(n: int, b: int) -> int:

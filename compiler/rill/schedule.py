@@ -64,7 +64,7 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
         lat = latency(o, tm)
         best = lat
         for c, off in consumers[o.id]:
-            best = max(best, (1 if off < 0 else lat - off) + prio[c.id])
+            best = max(best, (1 if off < 0 else lat - 1 - off) + prio[c.id])
         prio[o.id] = best
 
     earliest = {o.id: 0 for o in ops}
@@ -119,7 +119,8 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
             done += 1
             lat = latency(o, tm)
             for c, off in consumers[o.id]:
-                ready = t + 1 if off < 0 else t + lat - off
+                # write-first banks: readable in the cycle of the write edge, t + lat - 1
+                ready = t + 1 if off < 0 else t + lat - 1 - off
                 earliest[c.id] = max(earliest[c.id], ready)
                 if o.id in deps_seen[c.id]:
                     continue

@@ -136,10 +136,7 @@ class VM:
             srcs = []
             for addr, r in ev.reads:
                 lst = writes.get(addr, [])
-                k = bisect.bisect_left(lst, (r, -1))
-                if k < len(lst) and lst[k][0] == r:
-                    raise ProgramError(f"core {ev.core} pc {ev.cycle}: reads register {addr:#x} "
-                                       f"at cycle {r}, the edge it is written")
+                k = bisect.bisect_left(lst, (r + 1, -1))  # write-first: edge r is seen
                 if k == 0:
                     if addr not in initial_ver:
                         initial_ver[addr] = n_ev + len(self.initial_addrs)
