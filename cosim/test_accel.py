@@ -293,3 +293,32 @@ def test_special_inputs(cfg):
     """inf, NaN (non-canonical too), subnormals, signed zeros and extreme exponents."""
     program = compile_model("mix", CONFIGS[cfg]())
     check(program, special_beats(program, 8, seed=4), beats=True)
+
+
+SEED_SMALL = rill.Config(num_cores=2, block_size=32, weight_depth=512, rf_depth=128,
+                         instr_depth=1024)
+
+
+def _seed_lstm_streaming(config: rill.Config) -> tuple[rill.Program, list[np.ndarray]]:
+    from rill.models import LstmNet
+
+    torch.manual_seed(0)
+    gm, _ = rill.fx.prepare_shape(LstmNet(), torch.randn(20, 128))
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
+    program = nnir.to_program(config, name="seed_lstm")
+    return program, inputs_for(program, 22, seed=9)
+
+
+def test_seed_lstm_streaming_small_config():
+    """The seed LSTM (128 -> 256 x 2 -> 16) itself, streamed 22 steps with a clear after 20,
+    on the smallest config that holds its 0.9 M weights (2 cores x 32)."""
+    program, inputs = _seed_lstm_streaming(SEED_SMALL)
+    check(program, inputs, resets=[20])
+
+
+@pytest.mark.slow
+def test_seed_lstm_streaming_ia_840f_c3b64():
+    """Full size (also what `make run` does): `pytest -m slow cosim/test_accel.py`."""
+    program, inputs = _seed_lstm_streaming(rill.Config.ia_840f_c3b64())
+    res = run(program, inputs[:20])
+    assert res.ok and set(res.cycles_per_inference) == {program.cycle_count_per_inference()}

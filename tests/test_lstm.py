@@ -73,3 +73,16 @@ def test_streaming_is_bit_identical_to_sequence_program():
     a = seq.to_vm().run(x.numpy())
     b = stream.to_vm().run_timesteps(x.numpy())
     assert np.abs(a - b).max() < 5e-3
+
+
+def test_seed_lstm_streaming_on_two_cores_of_32():
+    """Eight hidden blocks on two cores: the first block's new h lands while later blocks'
+    chains still read the old h, so the schedule must order those reads before that write."""
+    import rill
+    from rill.models import LstmNet as SeedLstm
+
+    config = rill.Config(num_cores=2, block_size=32, weight_depth=512, rf_depth=128)
+    x = torch.randn(20, 128)
+    program, expected = compile_model(SeedLstm(), x, config, stream_axis=0)
+    y = program.to_vm().run_timesteps(x.numpy())
+    assert np.abs(y - expected.numpy()).max() < 1e-3

@@ -11,7 +11,7 @@ from .lower import lower
 from .nnir import Graph, verify
 from .numerics import f32_bits, f32_to_bf16_bits
 from .program import Program
-from .schedule import allocate, emit, schedule
+from .schedule import allocate, emit, schedule, verify_schedule
 
 
 def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Program:
@@ -25,6 +25,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         )
     sch = schedule(df, config)
     addr = allocate(df, sch, config)
+    verify_schedule(df, sch, addr, config)
     bundles = emit(df, sch, addr, config)
     B = config.block_size
     weights = []

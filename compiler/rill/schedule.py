@@ -7,6 +7,7 @@ dataflow from the emitted bundles and would expose any slip.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import heapq
 
@@ -45,26 +46,37 @@ def read_offsets(op: Op, tm: Timing) -> list[int]:
 def schedule(df: Dataflow, config: Config) -> Schedule:
     tm = Timing.of(config)
     ops = df.ops
+    # edges: producer id -> [(consumer, delta)]: the consumer issues at >= producer issue + delta
     consumers: dict[int, list[tuple[Op, int]]] = {o.id: [] for o in ops}
-    waiting = {}
+    deps: dict[int, set[int]] = {o.id: set() for o in ops}
+
+    def edge(src: Op, dst: Op, delta: int) -> None:
+        consumers[src.id].append((dst, delta))
+        deps[dst.id].add(src.id)
+
+    writers = {o.pin: o for o in ops if o.pin is not None}
     for o in ops:
-        deps = {v.producer.id for v in o.operands if v.producer is not None}
-        if o.after is not None:
-            deps.add(o.after.id)
-        waiting[o.id] = len(deps)
         for v, off in zip(o.operands, read_offsets(o, tm), strict=True):
             if v.producer is not None:
-                consumers[v.producer.id].append((o, off))
+                # write-first banks: readable in the cycle of the write edge, t + L - 1
+                edge(v.producer, o, latency(v.producer, tm) - 1 - off)
+            elif v.pin is not None:
+                # reading the old state: its new value must land after this read (WAR);
+                # nothing else orders them when another block's chain reads it late
+                w = writers[v.pin]
+                edge(o, w, off - latency(w, tm) + 2)
         if o.after is not None:
-            consumers[o.after.id].append((o, -1))  # marker: ordering edge, distance 1
+            edge(o.after, o, 1)
+    waiting = {oid: len(d) for oid, d in deps.items()}
 
     # priority: the longest latency path from issuing this op to the end of the program
+    # (data and ordering edges; WAR edges constrain but are not on a path to an output)
     prio = {}
     for o in reversed(ops):
-        lat = latency(o, tm)
-        best = lat
-        for c, off in consumers[o.id]:
-            best = max(best, (1 if off < 0 else lat - 1 - off) + prio[c.id])
+        best = latency(o, tm)
+        for c, delta in consumers[o.id]:
+            if c.id > o.id:
+                best = max(best, delta + prio[c.id])
         prio[o.id] = best
 
     earliest = {o.id: 0 for o in ops}
@@ -83,7 +95,11 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
 
     t = 0
     done = 0
+    give_up = 64 * (len(ops) + 64)  # far beyond any schedule: only a dependency cycle gets here
     while done < len(ops):
+        if t > give_up:
+            raise AssertionError(f"scheduler stuck at cycle {t}: dependency cycle among "
+                                 f"{len(ops) - done} unscheduled ops")
         while pending and pending[0][0] <= t:
             _, oid = heapq.heappop(pending)
             o = by_id[oid]
@@ -117,11 +133,10 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
                 heapq.heappush(v_ready, item)
         for o in scheduled:
             done += 1
-            lat = latency(o, tm)
-            for c, off in consumers[o.id]:
-                # write-first banks: readable in the cycle of the write edge, t + lat - 1
-                ready = t + 1 if off < 0 else t + lat - 1 - off
-                earliest[c.id] = max(earliest[c.id], ready)
+            # all of o's edges first: a consumer may hang on o by several (data and WAR)
+            for c, delta in consumers[o.id]:
+                earliest[c.id] = max(earliest[c.id], t + delta)
+            for c, _ in consumers[o.id]:
                 if o.id in deps_seen[c.id]:
                     continue
                 deps_seen[c.id].add(o.id)
@@ -248,3 +263,28 @@ def _weight_addresses(df: Dataflow) -> list[int]:
         out.append(count.get(c, 0))
         count[c] = out[-1] + 1
     return out
+
+
+def verify_schedule(df: Dataflow, sch: Schedule, addr: dict[int, int], config: Config) -> None:
+    """Check that, under the ISA's timing rules, every read of the emitted program sees the
+    value the dataflow means (its producer's write, or no write yet for inputs, constants and
+    old state). A failure is a compiler bug: stop rather than emit a wrong program."""
+    tm = Timing.of(config)
+    writes: dict[int, list[tuple[int, int]]] = {}
+    for o in df.ops:
+        if o.out is not None:
+            writes.setdefault(addr[id(o.out)], []).append((sch.issue[o.id] + latency(o, tm) - 1,
+                                                           o.id))
+    for lst in writes.values():
+        lst.sort()
+    for o in df.ops:
+        for v, off in zip(o.operands, read_offsets(o, tm), strict=True):
+            lst = writes.get(addr[id(v)], [])
+            k = bisect.bisect_right(lst, (sch.issue[o.id] + off, len(df.ops)))
+            seen = lst[k - 1][1] if k else None
+            want = v.producer.id if v.producer is not None else None
+            if seen != want:
+                raise AssertionError(
+                    f"schedule error: op {o.id} ({o.opcode.name}) at cycle {sch.issue[o.id]} "
+                    f"reads register {addr[id(v)]:#x} written by op {seen}, means op {want}"
+                )
