@@ -55,13 +55,13 @@ def canonical(x: np.ndarray) -> np.ndarray:
     """Flush subnormals to signed zero and make every NaN the canonical 0x7FC00000."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     b = x.view(np.uint32)
-    e = b & 0x7F800000
-    tiny = (e == 0) & (b != 0) & (b != 0x80000000)
-    nan = (e == 0x7F800000) & ((b & 0x007FFFFF) != 0) & (b != NAN32)
+    m = b & np.uint32(0x7FFFFFFF)
+    tiny = (m - np.uint32(1)) < np.uint32(0x007FFFFF)  # 0 < m < 2^23 (m = 0 wraps round)
+    nan = m > np.uint32(0x7F800000)
     if not (tiny.any() or nan.any()):  # the common case: nothing to change, no copy
         return x
     b = b.copy()
-    b[tiny] &= 0x80000000
+    b[tiny] &= np.uint32(0x80000000)
     b[nan] = NAN32
     return b.view(np.float32)
 
