@@ -7,6 +7,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from conftest import CONFIGS, compile_model
 
+from rill.models import Mlp
+
 
 class Unary(nn.Module):
     def __init__(self, kind):
@@ -95,19 +97,6 @@ def test_linear_without_bias_and_exact_small_integers():
     x = torch.randint(-8, 8, (2, 40)).float()
     program = check(model, x, CONFIGS["c2b16"], atol=0, rtol=0)
     assert program.cycle_count_per_inference() > 0
-
-
-class Mlp(nn.Module):
-    """The benchmark MLP: 784 -> 128 -> 128 (+ residual) -> 10."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(784, 128), nn.Linear(128, 128), nn.Linear(128, 10)
-
-    def forward(self, x):
-        h = torch.relu(self.fc1(x))
-        h = torch.relu(self.fc2(h)) + h
-        return self.fc3(h)
 
 
 @pytest.mark.parametrize("cfg", ["c2b16", "c3b16", "ia_840f_c3b64"])
