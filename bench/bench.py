@@ -76,12 +76,15 @@ def config_name(c: rill.Config) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-rtl", action="store_true", help="skip the RTL (Verilator) columns")
+    ap.add_argument("--config", action="append", choices=["ia_840f_c3b64", "ia_420f_c6b32"],
+                    help="preset(s) to run (default: both)")
     args = ap.parse_args()
     torch.manual_seed(0)
     lstm, mlp = LstmNet(), Mlp()
     x_seq, x_mlp = torch.randn(20, 128), torch.randn(784)
     rows = []
-    for config in (rill.Config.ia_840f_c3b64(), rill.Config.ia_420f_c6b32()):
+    for name in args.config or ["ia_840f_c3b64", "ia_420f_c6b32"]:
+        config = getattr(rill.Config, name)()
         rows.append(case("LSTM streaming", lstm, x_seq, config, True, not args.no_rtl))
         rows.append(case("LSTM 20 steps", lstm, x_seq, config, False, not args.no_rtl))
         rows.append(case("MLP", mlp, x_mlp, config, False, not args.no_rtl))
