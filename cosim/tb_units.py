@@ -19,6 +19,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from vectors import dot_rows, fp32, n_vectors, pair, rng
 
+from rill import isa
 from rill import numerics as nx
 from rill.config import Config
 
@@ -182,25 +183,25 @@ def dot_ref(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 @cocotb.test()
 async def dot_row_random(dut):
     b = int(PARAMS["B"])
-    t = nx_tree_stages(b)
     n = n_vectors(int(PARAMS.get("N", 100_000)))
     r = rng(default=4 + b)
     x, w = dot_rows(r, n, b)
+    # isa MAC latency = R + dot_row + accumulate add + WB; isa ADD latency = R + add + WB,
+    # so dot_row has mac - add registers (5 + 2T: S1, X x T, SH, TR x T, C1a, C1b, C2)
+    tm = isa.Timing.of(Config(1, b))
     await start(dut)
-    got = await stream(dut, {"x_i": pack(x, 16), "w_i": pack(w, 16)}, ["y_o"], latency=4 + 2 * t)
+    got = await stream(dut, {"x_i": pack(x, 16), "w_i": pack(w, 16)}, ["y_o"],
+                       latency=tm.mac - tm.add)
     compare(dut, f"dot_row B={b}", np.array(got["y_o"]), dot_ref(x, w), x, w)
-
-
-def nx_tree_stages(b: int) -> int:
-    return Config(1, b).tree_stages
 
 
 # ------------------------------------------------------------------------------------ matrix
 @cocotb.test()
 async def matrix_unit_random(dut):
-    """x, w in cycle 1; acc/acc_en in cycle 5+2T; y in cycle 9+2T."""
+    """x, w in cycle 1; acc/acc_en in cycle mac_acc_read + 1; y in cycle mac - 1 (isa.Timing:
+    6+2T and 10+2T)."""
     b = int(PARAMS["B"])
-    t = nx_tree_stages(b)
+    tm = isa.Timing.of(Config(1, b))
     n = n_vectors(int(PARAMS.get("N", 100_000)))
     r = rng(default=40 + b)
     xb, w = dot_rows(r, n * b, b)
@@ -222,7 +223,7 @@ async def matrix_unit_random(dut):
     acc_en = r.integers(0, 2, n).astype(np.uint32)
     want = np.where(acc_en[:, None] == 1, nx.f32_bits(nx.fp32_add(f32(acc), dot)),
                     nx.f32_bits(dot))
-    d_acc = 4 + 2 * t  # cycles from x to acc
+    d_acc = tm.mac_acc_read  # cycles from x (cycle 1) to acc (cycle mac_acc_read + 1)
     pad = [0] * d_acc
     await start(dut)
     got = await stream(
@@ -234,7 +235,7 @@ async def matrix_unit_random(dut):
             "acc_en_i": pad + acc_en.tolist(),
         },
         ["y_o"],
-        latency=8 + 2 * t,
+        latency=tm.mac - 2,  # x in cycle 1, y_o (WB) in cycle mac - 1
     )
     y = unpack(got["y_o"][:n], b, 32)
     compare(dut, f"matrix_unit B={b}", y, want, x, acc, acc_en)
@@ -263,8 +264,6 @@ def vector_schedule(r: np.random.Generator, n: int) -> np.ndarray:
 
 @cocotb.test()
 async def vector_unit_random(dut):
-    from rill import isa
-
     b = int(PARAMS["B"])
     idx_bits = int(PARAMS["IDX_BITS"])
     n = n_vectors(int(PARAMS.get("N", 100_000)))

@@ -1,12 +1,13 @@
 // One row of the matrix unit's block reduction: numerics.block_dot_exact (docs/numerics.md).
 // x_i and w_i are B bf16 values (x already rounded to bf16 by the matrix unit); y_o is fp32.
-// Pipeline (docs/architecture.md), 4 + 2T registers from input to output, T = tree_stages(B):
+// Pipeline (docs/architecture.md), 5 + 2T registers from input to output, T = tree_stages(B):
 //   S1      unpack, DAZ, exponent sums q_i, per-lane live/sign, specials (NaN, +-inf)
 //   X  x T  exponent maximum tree (2 levels per stage); 8x8 significand products in the
 //           first X stage, then delayed
 //   SH      A_i = (M_i << F_ALIGN) >> (E - q_i), negated for negative products
 //   TR x T  exact integer adder tree, 2 levels per stage, 41 + log2(B) bits
-//   C1      |S|, leading-zero count, normalising shift
+//   C1a     |S| (negate), leading-zero count
+//   C1b     normalising shift |S| << lz, exponent
 //   C2      round to 24 bits (nearest even), exponent, FTZ / overflow / specials
 module rill_dot_row
   import rill_pkg::*;
@@ -232,36 +233,53 @@ module rill_dot_row
     end
   end
 
-  // ---------------------------------------------------------------- C1: normalise
-  logic              c1_neg_d, c1_neg_q, c1_zero_d, c1_zero_q;
+  // ---------------------------------------------------------------- C1a: |S|, leading zeros
+  logic              c1a_neg_d, c1a_neg_q, c1a_zero_d, c1a_zero_q;
+  logic [MW-1:0]     c1a_mag_d, c1a_mag_q;
+  logic [6:0]        c1a_lz_d, c1a_lz_q;
+  logic [8:0]        c1a_emax_q;
+  spec_t             c1a_spec_q;
+
+  always_comb begin
+    logic signed [SW-1:0] s;
+    s         = gen_tr[T-1].s_q[0];
+    c1a_mag_d = s[SW-1] ? MW'(-s) : MW'(s);  // |S| < 2^(SW-1)
+    c1a_lz_d  = 7'd0;
+    for (int i = 0; i < MW; i++) begin
+      if (c1a_mag_d[i]) c1a_lz_d = 7'(MW - 1 - i);
+    end
+    c1a_neg_d  = s[SW-1];
+    c1a_zero_d = c1a_mag_d == '0;
+  end
+
+  always_ff @(posedge clk_i) begin
+    c1a_neg_q  <= c1a_neg_d;
+    c1a_zero_q <= c1a_zero_d;
+    c1a_mag_q  <= c1a_mag_d;
+    c1a_lz_q   <= c1a_lz_d;
+    c1a_emax_q <= tr_emax_q[T-1];
+    c1a_spec_q <= tr_spec_q[T-1];
+  end
+
+  // ---------------------------------------------------------------- C1b: normalise, exponent
+  logic              c1_neg_q, c1_zero_q;
   logic [MW-1:0]     c1_norm_d, c1_norm_q;
   logic signed [11:0] c1_exp_d, c1_exp_q;  // biased fp32 exponent before rounding
   spec_t             c1_spec_q;
 
   always_comb begin
-    logic signed [SW-1:0] s;
-    logic [MW-1:0]        mag;
-    logic [6:0]           lz;
-    s   = gen_tr[T-1].s_q[0];
-    mag = s[SW-1] ? MW'(-s) : MW'(s);  // |S| < 2^(SW-1)
-    lz  = 7'd0;
-    for (int i = 0; i < MW; i++) begin
-      if (mag[i]) lz = 7'(MW - 1 - i);
-    end
-    c1_neg_d  = s[SW-1];
-    c1_zero_d = mag == '0;
-    c1_norm_d = mag << lz;
+    c1_norm_d = c1a_mag_q << c1a_lz_q;
     // value = S * 2^(E - BLOCK_EXP_OFFSET); the MSB of |S| is bit MW-1-lz
-    c1_exp_d  = 12'sd127 - 12'(BLOCK_EXP_OFFSET) + 12'(MW - 1) - $signed({5'd0, lz})
-              + $signed({3'd0, tr_emax_q[T-1]});
+    c1_exp_d  = 12'sd127 - 12'(BLOCK_EXP_OFFSET) + 12'(MW - 1) - $signed({5'd0, c1a_lz_q})
+              + $signed({3'd0, c1a_emax_q});
   end
 
   always_ff @(posedge clk_i) begin
-    c1_neg_q  <= c1_neg_d;
-    c1_zero_q <= c1_zero_d;
+    c1_neg_q  <= c1a_neg_q;
+    c1_zero_q <= c1a_zero_q;
     c1_norm_q <= c1_norm_d;
     c1_exp_q  <= c1_exp_d;
-    c1_spec_q <= tr_spec_q[T-1];
+    c1_spec_q <= c1a_spec_q;
   end
 
   // ---------------------------------------------------------------- C2: round, specials

@@ -2,8 +2,8 @@
 // Cycle numbers count from the issue cycle 0 (R: register-file and weight-memory read):
 //   cycle 1       x_i (B fp32 lanes, rounded here to bf16 per numerics.f32_to_bf16_bits),
 //                 w_i (B x B bf16; w_i[r][i] = row r, column i; row r feeds output lane r)
-//   cycle 5+2T    acc_i (B fp32) and acc_en_i (MACC); the block sum leaves C2 in this cycle
-//   cycle 9+2T    y_o (B fp32): the A4 register, captured into the bank copies at the end of
+//   cycle 6+2T    acc_i (B fp32) and acc_en_i (MACC); the block sum leaves C2 in this cycle
+//   cycle 10+2T   y_o (B fp32): the A4 register, captured into the bank copies at the end of
 //                 this cycle (WB). MAC (acc_en_i = 0) adds -0.0, which passes every value
 //                 (+-0, inf, NaN) through unchanged.
 module rill_matrix_unit

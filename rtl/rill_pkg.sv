@@ -55,10 +55,10 @@ package rill_pkg;
 
   // ---- latencies, issue to readable (isa.Timing); t = tree_stages(B) ----
   function automatic int unsigned lat_mac(int unsigned t);
-    return 10 + 2 * t;
+    return 11 + 2 * t;
   endfunction
   function automatic int unsigned lat_mac_acc_read(int unsigned t);
-    return 4 + 2 * t;
+    return 5 + 2 * t;
   endfunction
   localparam int unsigned LAT_ADD = 6;
   localparam int unsigned LAT_MUL = 5;

@@ -15,7 +15,8 @@ def test_package_carries_contract_values():
     for op in isa.MOp:
         assert f"M_{op.name} = {isa.M_OP_BITS}'d{int(op)}" in text
     tm = isa.Timing.of(Config(1, 64))
-    assert tm.mac == 10 + 2 * 3 and "return 10 + 2 * t;" in text
+    assert tm.mac == 11 + 2 * 3 and "return 11 + 2 * t;" in text
+    assert tm.mac_acc_read == 5 + 2 * 3 and "return 5 + 2 * t;" in text
     assert f"F_ALIGN = {numerics.F_ALIGN};" in text
 
 

@@ -66,7 +66,7 @@ class Timing:
     @classmethod
     def of(cls, config: Config) -> Timing:
         t = config.tree_stages
-        return cls(mac=10 + 2 * t, mac_acc_read=4 + 2 * t)
+        return cls(mac=11 + 2 * t, mac_acc_read=5 + 2 * t)
 
     def vop(self, op: VOp) -> int:
         return {
