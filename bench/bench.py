@@ -38,10 +38,12 @@ def case(name, model, x, config, stream, rtl):
     t_compile, program = timed(lambda: nnir.to_program(config), 5)
     vm = program.to_vm()
     inputs = [x[t].numpy() for t in range(x.shape[0])] if stream else [x.numpy()]
-    vm.reset()
-    t0 = time.perf_counter()
-    outs = [vm.run(i) for i in inputs]
-    t_vm = (time.perf_counter() - t0) / len(inputs)
+    t_vm = float("inf")
+    for _ in range(3):  # best of three passes over the sequence: the VM, not the machine's noise
+        vm.reset()
+        t0 = time.perf_counter()
+        outs = [vm.run(i) for i in inputs]
+        t_vm = min(t_vm, (time.perf_counter() - t0) / len(inputs))
     got = np.stack(outs) if stream else outs[0]
     err = float(np.abs(got - expected.numpy()).max())
     row = {
