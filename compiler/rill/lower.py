@@ -36,9 +36,8 @@ def pad2(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 class Lowering:
-    def __init__(self, graph: Graph, num_cores: int, block_size: int, max_chain: int = 0):
+    def __init__(self, graph: Graph, num_cores: int, block_size: int):
         self.g = graph
-        self.max_chain = max_chain
         self.B = block_size
         self.df = Dataflow(num_cores, block_size)
         self.next_core = 0
@@ -80,10 +79,7 @@ class Lowering:
             depth = math.ceil(math.log2(s)) if s > 1 else 0
             return max(issue, MACC_DISTANCE * math.ceil(chain_len / s)) + ADD_LATENCY * depth
 
-        s = min(range(1, chain_len + 1), key=lambda s: (estimate(s), s))
-        if self.max_chain:
-            s = max(s, math.ceil(chain_len / self.max_chain))
-        return s
+        return min(range(1, chain_len + 1), key=lambda s: (estimate(s), s))
 
     def chain(self, ids: list[int], xs: Row, init: Val | None) -> Val | None:
         acc = init
@@ -228,6 +224,5 @@ class Lowering:
         return self.df, layout
 
 
-def lower(graph: Graph, num_cores: int, block_size: int, max_chain: int = 0
-          ) -> tuple[Dataflow, dict]:
-    return Lowering(graph, num_cores, block_size, max_chain).run()
+def lower(graph: Graph, num_cores: int, block_size: int) -> tuple[Dataflow, dict]:
+    return Lowering(graph, num_cores, block_size).run()

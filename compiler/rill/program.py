@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import struct
 import zlib
 from pathlib import Path
@@ -187,6 +186,3 @@ class Program:
             raise LoadError(f"cannot read {path}: {e}") from e
         return cls.load_bytes(data, str(path))
 
-
-def beats_per_row(features: int, block_size: int) -> int:
-    return max(1, math.ceil(features / block_size))
