@@ -10,13 +10,10 @@ Results go to RILL_RUN_DIR/result.json and out_beats.npy; the test fails on any 
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
 import random
-import sys
-import types
 from pathlib import Path
 
 import cocotb
@@ -25,20 +22,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 
-
-def _rill_without_torch() -> None:
-    """Make `rill.isa` / `rill.config` importable without running rill/__init__.py, which imports
-    the torch frontend (5 s of every simulator start-up; the bench needs no torch)."""
-    if "rill" not in sys.modules:
-        spec = importlib.util.find_spec("rill")
-        pkg = types.ModuleType("rill")
-        pkg.__path__ = list(spec.submodule_search_locations)
-        sys.modules["rill"] = pkg
-
-
-_rill_without_torch()
-from rill import isa  # noqa: E402
-from rill.config import Config  # noqa: E402
+from rill import isa  # rill imports torch only when rill.fx is used
+from rill.config import Config
 
 PERIOD_NS = 10
 

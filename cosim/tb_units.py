@@ -14,7 +14,6 @@ import time
 
 import cocotb
 import numpy as np
-import rill_light  # noqa: F401  (before any rill import: skips the torch-heavy __init__)
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from vectors import dot_rows, fp32, n_vectors, pair, rng

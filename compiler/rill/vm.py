@@ -34,14 +34,12 @@ class _Event:
     """One op instance: what it reads (addr, cycle) and writes (addr, cycle)."""
 
     kind: str  # "mac" | "macc" | VOp name | "out"
-    opcode: int
     core: int
     cycle: int
     reads: list[tuple[int, int]]
     write: tuple[int, int] | None
     wslot: int = -1  # global weight slot
     srcs: list[int] = dataclasses.field(default_factory=list)  # resolved version ids
-    out: int = -1  # version id of the result
 
 
 class VM:
@@ -87,7 +85,7 @@ class VM:
                                       pc + tm.mac_acc_read))
                     dst = isa.make_addr(isa.matrix_bank(core), b.m_dst, c)
                     self.events.append(_Event(
-                        "macc" if b.m_op == MOp.MACC else "mac", b.m_op, core, pc, reads,
+                        "macc" if b.m_op == MOp.MACC else "mac", core, pc, reads,
                         (dst, pc + tm.mac - 1), wslot=slot_base[core] + b.m_w))
                 if b.v_op != VOp.NOP:
                     op = VOp(b.v_op)
@@ -98,11 +96,12 @@ class VM:
                     if op != VOp.OUT:
                         dst = isa.make_addr(isa.vector_bank(core), b.v_dst, c)
                         write = (dst, pc + tm.vop(op) - 1)
-                    self.events.append(_Event("out" if op == VOp.OUT else op.name, op, core, pc,
+                    self.events.append(_Event("out" if op == VOp.OUT else op.name, core, pc,
                                               reads, write))
 
     def _resolve(self) -> None:
-        """Give every write a version id and point every read at the version it sees."""
+        """Point every read at the version it sees: a write's version id is its event index,
+        registers as they were before the inference come after those."""
         p, c = self.program, self.program.config
         writes: dict[int, list[tuple[int, int]]] = defaultdict(list)  # addr -> [(cycle, ev idx)]
         seen_slot: dict[tuple[int, int], int] = {}
@@ -144,11 +143,7 @@ class VM:
                     srcs.append(initial_ver[addr])
                 else:
                     srcs.append(lst[k - 1][1])
-            ev.srcs = srcs
-            ev.out = -1
-        for i, ev in enumerate(self.events):
-            if ev.write is not None:
-                ev.out = i
+            ev.srcs = srcs  # an event's own result is version id = its index
         self.final_writes = {addr: lst[-1][1] for addr, lst in writes.items()}
 
     def _plan(self) -> None:
