@@ -22,12 +22,12 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, FallingEdge, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 
-from rill import isa  # rill imports torch only when rill.fx is used
-from rill.config import Config
+from rill.hw import isa  # rill imports torch only when rill.fx is used
+from rill.hw.config import Config
 
 PERIOD_NS = 10
 
-ST_ILLEGAL, ST_STREAM_ERR, ST_BUSY, ST_IDLE, ST_CLEARING, ST_HALTED = 0, 1, 2, 3, 4, 5
+Status, LoadSel, CtrlReg = isa.Status, isa.LoadSel, isa.CtrlReg  # status_o bits, load port
 
 
 def cycle() -> int:
@@ -93,7 +93,7 @@ class AccelTB:
         d.in_last_i.value = 0
         d.out_ready_i.value = 0
         d.load_valid_i.value = 0
-        d.load_sel_i.value = 0
+        d.load_sel_i.value = LoadSel.IMEM
         d.load_core_i.value = 0
         d.load_addr_i.value = 0
         d.load_data_i.value = 0
@@ -106,10 +106,10 @@ class AccelTB:
     def status(self) -> int:
         return int(self.dut.status_o.value)
 
-    def status_bit(self, bit: int) -> bool:
+    def status_bit(self, bit: isa.Status) -> bool:
         return bool((self.status() >> bit) & 1)
 
-    async def load(self, sel: int, core: int, addr: int, data: int) -> None:
+    async def load(self, sel: isa.LoadSel, core: int, addr: int, data: int) -> None:
         """One load-port word (we are at a falling edge; returns at the next one)."""
         d = self.dut
         d.load_valid_i.value = 1
@@ -121,29 +121,30 @@ class AccelTB:
         d.load_valid_i.value = 0
 
     async def load_ctrl(self, length: int, n_in: int, n_out: int) -> None:
-        for a, v in enumerate((length, n_in, n_out)):
-            await self.load(3, 0, a, v)
+        regs = {CtrlReg.PROG_LEN: length, CtrlReg.N_IN: n_in, CtrlReg.N_OUT: n_out}
+        for a, v in regs.items():
+            await self.load(LoadSel.CTRL, 0, a, v)
 
     async def load_image_port(self) -> None:
         """Everything through the load port: imem, wmem rows, constants, control registers."""
         c, rd = self.config, self.run_dir
         for core in range(c.num_cores):
             for a, line in enumerate((rd / f"imem_c{core}.hex").read_text().split()):
-                await self.load(0, core, a, int(line, 16))
+                await self.load(LoadSel.IMEM, core, a, int(line, 16))
             wf = rd / f"wmem_c{core}.hex"
             if wf.exists():
                 for a, line in enumerate(wf.read_text().split()):
-                    await self.load(1, core, a, int(line, 16))
+                    await self.load(LoadSel.WMEM, core, a, int(line, 16))
         cf = rd / "const.hex"
         if cf.exists():
             for a, line in enumerate(cf.read_text().split()):
-                await self.load(2, 0, a, int(line, 16))
+                await self.load(LoadSel.CONST, 0, a, int(line, 16))
 
     async def clear(self) -> None:
         """Pulse clear_i once the accelerator is idle; wait until the clear has finished."""
         d = self.dut
         for _ in range(self.meta.get("length", 0) + 64):  # finish a running inference first
-            if self.status_bit(ST_IDLE) or self.status_bit(ST_HALTED):
+            if self.status_bit(Status.IDLE) or self.status_bit(Status.HALTED):
                 break
             await FallingEdge(d.clk_i)
         d.clear_i.value = 1
@@ -151,7 +152,7 @@ class AccelTB:
         d.clear_i.value = 0
         await ClockCycles(d.clk_i, self.config.rf_depth)
         await FallingEdge(d.clk_i)
-        if self.status_bit(ST_CLEARING):
+        if self.status_bit(Status.CLEARING):
             raise TimeoutError(f"cycle {cycle()}: still clearing after rf_depth cycles")
 
     # -- input driver ---------------------------------------------------------------------
@@ -292,7 +293,7 @@ class AccelTB:
             self.errors.append(str(e))
         mon.cancel()
         st = self.status()
-        if st & ((1 << ST_ILLEGAL) | (1 << ST_STREAM_ERR)):
+        if st & ((1 << Status.ILLEGAL) | (1 << Status.STREAM_ERR)):
             self.errors.append(f"status_o=0x{st:02x}: illegal/stream-error bit set")
         self.finish(n_inf, cycle() - t_start)
 
@@ -366,21 +367,24 @@ async def illegal_instruction(dut, kind):
         tb.log.info("config has no unused bank number: nothing to test for %s", kind)
         return
     await tb.start()
-    bad = (isa.Bundle(m_op=3) if kind == "m_op3" else
+    bad_mop = max(isa.MOp) + 1  # no MOp
+    assert bad_mop < 1 << isa.M_OP_BITS
+    bad = (isa.Bundle(m_op=bad_mop) if kind == "m_op3" else
            isa.Bundle(v_op=isa.VOp.RELU, v_a=isa.make_addr(c.num_banks, 0, c)))
     prog = [isa.Bundle()] * 3 + [bad] + [isa.Bundle(v_op=isa.VOp.OUT)] * 4
     for a, row in enumerate(isa.encode(prog, c)):
-        await tb.load(0, 0, a, int.from_bytes(bytes(row), "little"))
+        await tb.load(LoadSel.IMEM, 0, a, int.from_bytes(bytes(row), "little"))
     await tb.load_ctrl(len(prog), 1, 4)
     tb.dut.out_ready_i.value = 1
     await tb.send(0, np.zeros((1, c.block_size), np.uint16))
     await ClockCycles(dut.clk_i, len(prog) + 8)
     await FallingEdge(dut.clk_i)
-    assert tb.status_bit(ST_ILLEGAL) and tb.status_bit(ST_HALTED), f"status 0x{tb.status():02x}"
+    assert tb.status_bit(Status.ILLEGAL) and tb.status_bit(Status.HALTED), \
+        f"status 0x{tb.status():02x}"
     assert not dut.out_valid_o.value, "bundles after the illegal one must not issue"
     assert not dut.in_ready_o.value, "a halted accelerator accepts no input"
     await tb.clear()
-    assert tb.status_bit(ST_IDLE) and not tb.status_bit(ST_ILLEGAL), f"0x{tb.status():02x}"
+    assert tb.status_bit(Status.IDLE) and not tb.status_bit(Status.ILLEGAL), f"0x{tb.status():02x}"
 
 
 @cocotb.test(timeout_time=100, timeout_unit="us")
@@ -393,7 +397,7 @@ async def stream_error(dut, kind):
     outs = 7 if kind == "out_overflow" else 1
     prog = [isa.Bundle(v_op=isa.VOp.OUT)] * outs + [isa.Bundle()] * 2
     for a, row in enumerate(isa.encode(prog, c)):
-        await tb.load(0, 0, a, int.from_bytes(bytes(row), "little"))
+        await tb.load(LoadSel.IMEM, 0, a, int.from_bytes(bytes(row), "little"))
     n_in = 1 if kind == "out_overflow" else 3
     await tb.load_ctrl(len(prog), n_in, 1)  # n_out = 1: the room check lets every run start
     # nothing drains: with n_out = 1 the run that starts with one free entry pushes 7 beats and
@@ -413,9 +417,34 @@ async def stream_error(dut, kind):
         dut.in_valid_i.value = 0
     await ClockCycles(dut.clk_i, len(prog) + 4)
     await FallingEdge(dut.clk_i)
-    detail = 7 if kind == "out_overflow" else 6
+    detail = Status.OUT_OVERFLOW if kind == "out_overflow" else Status.IN_LAST_ERR
     st = tb.status()
-    assert st >> ST_STREAM_ERR & 1 and st >> detail & 1, f"status 0x{st:02x}"
-    assert not st >> ST_ILLEGAL & 1, f"status 0x{st:02x}"
+    assert st >> Status.STREAM_ERR & 1 and st >> detail & 1, f"status 0x{st:02x}"
+    assert not st >> Status.ILLEGAL & 1, f"status 0x{st:02x}"
     await tb.clear()
-    assert not tb.status_bit(ST_STREAM_ERR), f"status 0x{tb.status():02x}"
+    assert not tb.status_bit(Status.STREAM_ERR), f"status 0x{tb.status():02x}"
+
+
+@cocotb.test(timeout_time=100, timeout_unit="us")
+async def two_outs(dut):
+    """A hand-made program with an OUT on every core in the same cycle (the compiler never emits
+    this). Run with +rill_expect_errors the hardware flags it in status.stream_error; without,
+    the RTL assertion OneOutPerCycle_A stops the simulation (test_accel.py checks both)."""
+    tb = AccelTB(dut)
+    c = tb.config
+    if c.num_cores == 1:
+        tb.log.info("one core: no two OUTs in one cycle to test")
+        return
+    await tb.start()
+    prog = [isa.Bundle(v_op=isa.VOp.OUT)] + [isa.Bundle()] * 3
+    for core in range(c.num_cores):
+        for a, row in enumerate(isa.encode(prog, c)):
+            await tb.load(LoadSel.IMEM, core, a, int.from_bytes(bytes(row), "little"))
+    await tb.load_ctrl(len(prog), 1, 1)
+    dut.out_ready_i.value = 1
+    await tb.send(0, np.zeros((1, c.block_size), np.uint16))
+    await ClockCycles(dut.clk_i, len(prog) + 4)
+    await FallingEdge(dut.clk_i)
+    st = tb.status()
+    assert st >> Status.STREAM_ERR & 1, f"status 0x{st:02x}"
+    assert not st >> Status.ILLEGAL & 1 and not st >> Status.OUT_OVERFLOW & 1, f"status 0x{st:02x}"

@@ -1,4 +1,4 @@
-"""cocotb benches for the rill arithmetic units, bit-exact against compiler/rill/numerics.py.
+"""cocotb benches for the rill arithmetic units, bit-exact against compiler/rill/hw/numerics.py.
 
 Run through cosim/test_units.py (pytest + cocotb runner); each bench streams one vector per
 cycle (driven on the falling clock edge), samples the output on the falling edge and checks
@@ -18,9 +18,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from vectors import dot_rows, fp32, n_vectors, pair, rng
 
-from rill import isa
-from rill import numerics as nx
-from rill.config import Config
+from rill.hw import isa
+from rill.hw import numerics as nx
+from rill.hw.config import Config
 
 PARAMS = json.loads(os.environ.get("RILL_PARAMS", "{}"))
 
@@ -122,7 +122,7 @@ async def fp32_add_random(dut):
     sub = r.integers(0, 2, n).astype(np.uint32)
     await start(dut)
     got = await stream(dut, {"a_i": a.tolist(), "b_i": b.tolist(), "sub_i": sub.tolist()},
-                       ["y_o"], latency=4)
+                       ["y_o"], latency=isa.ADD_STAGES)
     want = np.where(sub == 1, nx.f32_bits(nx.fp32_sub(f32(a), f32(b))),
                     nx.f32_bits(nx.fp32_add(f32(a), f32(b))))
     compare(dut, "fp32_add", np.array(got["y_o"]), want, a, b, sub)
@@ -135,7 +135,8 @@ async def fp32_mul_random(dut):
     r = rng(default=2)
     a, b = pair(r, n)
     await start(dut)
-    got = await stream(dut, {"a_i": a.tolist(), "b_i": b.tolist()}, ["y_o"], latency=3)
+    got = await stream(dut, {"a_i": a.tolist(), "b_i": b.tolist()}, ["y_o"],
+                       latency=isa.MUL_STAGES)
     want = nx.f32_bits(nx.fp32_mul(f32(a), f32(b)))
     compare(dut, "fp32_mul", np.array(got["y_o"]), want, a, b)
 
@@ -163,7 +164,8 @@ async def act_random(dut):
     x = act_inputs(r, n)
     sel = r.integers(0, 2, n).astype(np.uint32)
     await start(dut)
-    got = await stream(dut, {"x_i": x.tolist(), "sigmoid_i": sel.tolist()}, ["y_o"], latency=5)
+    got = await stream(dut, {"x_i": x.tolist(), "sigmoid_i": sel.tolist()}, ["y_o"],
+                       latency=isa.ACT_STAGES)
     want = np.where(sel == 1, nx.f32_bits(nx.act_sigmoid(f32(x))), nx.f32_bits(nx.act_tanh(f32(x))))
     compare(dut, "act", np.array(got["y_o"]), want, x, sel)
 
@@ -185,20 +187,18 @@ async def dot_row_random(dut):
     n = n_vectors(int(PARAMS.get("N", 100_000)))
     r = rng(default=4 + b)
     x, w = dot_rows(r, n, b)
-    # isa MAC latency = R + dot_row + accumulate add + WB; isa ADD latency = R + add + WB,
-    # so dot_row has mac - add registers (5 + 2T: S1, X x T, SH, TR x T, C1a, C1b, C2)
-    tm = isa.Timing.of(Config(1, b))
+    # registers from x_i/w_i to y_o: isa.dot_stages (rill_dot_row's header lists them)
+    depth = isa.dot_stages(Config(1, b).tree_stages)
     await start(dut)
-    got = await stream(dut, {"x_i": pack(x, 16), "w_i": pack(w, 16)}, ["y_o"],
-                       latency=tm.mac - tm.add)
+    got = await stream(dut, {"x_i": pack(x, 16), "w_i": pack(w, 16)}, ["y_o"], latency=depth)
     compare(dut, f"dot_row B={b}", np.array(got["y_o"]), dot_ref(x, w), x, w)
 
 
 # ------------------------------------------------------------------------------------ matrix
 @cocotb.test()
 async def matrix_unit_random(dut):
-    """x, w in cycle 1; acc/acc_en in cycle mac_acc_read + 1; y in cycle mac - 1 (isa.Timing:
-    6+2T and 10+2T)."""
+    """x, w in cycle 1; acc/acc_en in cycle mac_acc_read + 1; y in cycle mac - 1 (isa.Timing,
+    from isa.dot_stages and ADD_STAGES)."""
     b = int(PARAMS["B"])
     tm = isa.Timing.of(Config(1, b))
     n = n_vectors(int(PARAMS.get("N", 100_000)))
@@ -242,14 +242,16 @@ async def matrix_unit_random(dut):
 
 # ------------------------------------------------------------------------------------ vector
 VOPS = {"NOP": 0, "ADD": 1, "SUB": 2, "MUL": 3, "RELU": 4, "TANH": 5, "SIGMOID": 6, "OUT": 7}
-# registers from cycle 1 to write-back (isa latency - 2)
-V_DEPTH = {1: 4, 2: 4, 3: 3, 4: 1, 5: 5, 6: 5}
+# registers from cycle 1 to write-back (isa latency - 2): each unit's register stages
+V_DEPTH = {1: isa.ADD_STAGES, 2: isa.ADD_STAGES, 3: isa.MUL_STAGES, 4: isa.RELU_STAGES,
+           5: isa.ACT_STAGES, 6: isa.ACT_STAGES}
+V_TAIL = max(V_DEPTH.values()) + 1  # cycles streamed after the last op
 
 
 def vector_schedule(r: np.random.Generator, n: int) -> np.ndarray:
     """Random op mix, one per cycle, never two write-backs in one cycle (NOP/OUT fill in)."""
     ops = r.integers(0, 8, n)
-    busy = np.zeros(n + 8, dtype=bool)
+    busy = np.zeros(n + V_TAIL, dtype=bool)
     for c in range(n):
         op = int(ops[c])
         if op in V_DEPTH:
@@ -281,7 +283,7 @@ async def vector_unit_random(dut):
     }
     assert {VOPS[o.name] for o in isa.VOp} == set(range(8))
     assert all(isa.Timing.of(Config(1, b)).vop(isa.VOp(k)) - 2 == d for k, d in V_DEPTH.items())
-    m = n + 8
+    m = n + V_TAIL
     want_en = np.zeros(m, dtype=np.uint32)
     want_idx = np.zeros(m, dtype=np.uint32)
     want_data = np.zeros((m, b), dtype=np.uint32)
@@ -298,15 +300,15 @@ async def vector_unit_random(dut):
         dut,
         {"op_i": ops.tolist(), "dst_i": dst.tolist(), "a_i": pack(a, 32), "b_i": pack(bb, 32)},
         ["wr_en_o", "wr_idx_o", "wr_data_o", "out_push_o", "out_data_o"],
-        latency=8,
+        latency=V_TAIL,
         raw=True,
     )
     # iteration i reads after the edge that captured input i: a d-register output shows
     # input i - d + 1, a combinational one input i. Align so row k = what input k produced.
-    en = np.array(got["wr_en_o"], dtype=np.uint32)[: n + 7]
-    idx = np.array(got["wr_idx_o"], dtype=np.uint32)[: n + 7]
-    data = unpack(got["wr_data_o"][: n + 7], b, 32)
-    want_en, want_idx, want_data = want_en[1 : n + 8], want_idx[1 : n + 8], want_data[1 : n + 8]
+    en = np.array(got["wr_en_o"], dtype=np.uint32)[: m - 1]
+    idx = np.array(got["wr_idx_o"], dtype=np.uint32)[: m - 1]
+    data = unpack(got["wr_data_o"][: m - 1], b, 32)
+    want_en, want_idx, want_data = want_en[1:m], want_idx[1:m], want_data[1:m]
     compare(dut, "vector wr_en", en, want_en)
     w = want_en == 1
     compare(dut, "vector wr_idx", idx[w], want_idx[w])
@@ -321,13 +323,16 @@ async def vector_unit_random(dut):
 
 @cocotb.test()
 async def vector_unit_collision(dut):
-    """ADD then MUL one cycle later both write back in one cycle: the RTL assertion must stop
-    the simulation (test_units.py expects this test to fail)."""
+    """The deepest op, then the shallowest as many cycles later as its pipeline is shorter:
+    both write back in one cycle, and the RTL assertion must stop the simulation
+    (test_units.py expects this test to fail)."""
+    first = max(V_DEPTH, key=V_DEPTH.get)
+    second = min(V_DEPTH, key=V_DEPTH.get)
+    gap = V_DEPTH[first] - V_DEPTH[second]
     await start(dut)
-    dut.op_i.value = VOPS["ADD"]
-    await FallingEdge(dut.clk_i)
-    dut.op_i.value = VOPS["MUL"]
-    await FallingEdge(dut.clk_i)
+    for k in range(gap + 1):
+        dut.op_i.value = first if k == 0 else second if k == gap else VOPS["NOP"]
+        await FallingEdge(dut.clk_i)
     dut.op_i.value = VOPS["NOP"]
-    for _ in range(8):
+    for _ in range(V_TAIL):
         await FallingEdge(dut.clk_i)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rill import numerics as n
+from rill.hw import numerics as n
 
 SPECIALS = np.array(
     [0x00000000, 0x80000000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00001, 0x7F800001,

@@ -9,7 +9,7 @@ import torch.nn as nn
 from conftest import CONFIGS, compile_model
 
 import rill
-from rill import isa
+from rill.hw import isa
 
 
 @pytest.fixture

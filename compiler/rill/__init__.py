@@ -4,7 +4,7 @@ The API mirrors the commercial flow (`vollo_torch` / `vollo_compiler`), so user 
 renaming imports: `rill.fx.prepare_shape`, `rill.fx.nnir.to_nnir`, `rill.Config`, `rill.Program`.
 """
 
-from .config import Config
+from .compile.program import Program
 from .errors import (
     AllocationError,
     ConfigError,
@@ -16,8 +16,8 @@ from .errors import (
     UnsupportedError,
     VMInputError,
 )
-from .nnir import NNIR
-from .program import Program
+from .hw.config import Config
+from .ir import NNIR
 from .vm import VM
 
 

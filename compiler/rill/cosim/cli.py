@@ -13,8 +13,8 @@ import numpy as np
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..compile.program import Program
     from ..errors import RillError
-    from ..program import Program
     from .run import CosimMismatchError, run
 
     ap = argparse.ArgumentParser(prog="rill cosim", description=__doc__.splitlines()[0])

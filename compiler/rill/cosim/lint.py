@@ -13,20 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..hw import manifest
 from .verilator import RTL_DIR, toolchain_env
-
-PKG = "rill_pkg.sv"
-ADD, MUL, ACT, DOT = "rill_fp32_add.sv", "rill_fp32_mul.sv", "rill_act.sv", "rill_dot_row.sv"
-
-# top module -> (files it needs besides the package, parameters that take the block size)
-UNITS: dict[str, tuple[list[str], list[str]]] = {
-    "rill_fp32_add": ([ADD], []),
-    "rill_fp32_mul": ([MUL], []),
-    "rill_act": ([ACT], []),
-    "rill_dot_row": ([DOT], ["B"]),
-    "rill_matrix_unit": ([DOT, ADD, "rill_matrix_unit.sv"], ["B"]),
-    "rill_vector_unit": ([ADD, MUL, ACT, "rill_vector_unit.sv"], ["B"]),
-}
 
 BLOCK_SIZES = (8, 64)
 
@@ -51,17 +39,20 @@ def lint_one(top: str, files: list[Path], params: dict[str, int]) -> tuple[bool,
 
 
 def jobs(rtl: Path = RTL_DIR) -> list[tuple[str, list[Path], dict[str, int]]]:
+    """The arithmetic units of the manifest (each with the files it instantiates), then
+    rill_top with every rtl/*.sv, at each block size."""
     out = []
     for b in BLOCK_SIZES:
-        for top, (files, bparams) in UNITS.items():
-            paths = [rtl / PKG, *[rtl / f for f in files]]
-            if not bparams and b != BLOCK_SIZES[0]:
+        for top, mod in manifest.MODULES.items():
+            if not mod.unit or (not mod.block_param and b != BLOCK_SIZES[0]):
                 continue  # no block-size parameter: one run is enough
-            if all(p.exists() for p in paths):
-                out.append((top, paths, {k: b for k in bparams}))
+            paths = manifest.files(top, rtl)
+            if (rtl / f"{top}.sv").exists():
+                out.append((top, paths, {"B": b} if mod.block_param else {}))
         top_sv = rtl / "rill_top.sv"
         if top_sv.exists():
-            allsv = [rtl / PKG, *sorted(p for p in rtl.glob("*.sv") if p.name != PKG)]
+            allsv = [rtl / manifest.PKG,
+                     *sorted(p for p in rtl.glob("*.sv") if p.name != manifest.PKG)]
             params = {"B": b} if "B" in _params_of(top_sv) else {}
             out.append(("rill_top", allsv, params))
     return out

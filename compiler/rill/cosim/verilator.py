@@ -9,7 +9,8 @@ Usage from a pytest file in cosim/::
         d = build("rill_dot_row", ["rill_pkg.sv", "rill_dot_row.sv"], parameters={"B": B})
         run_test(d, "tb_units", testcase="dot_row_random")
 
-Builds go to ``build/<toplevel>-<hash>/`` where the hash covers the parameters, the build
+Builds go to ``build/<toplevel>-<hash>/`` (``build/`` of the source checkout; for an installed
+rill, ``~/.cache/rill/build/``) where the hash covers the parameters, the build
 options and the contents of every RTL source, so each parameter set has its own directory
 and an unchanged design is not rebuilt (a stamp file marks a finished build; a file lock
 keeps two pytest-xdist workers from building the same directory at once).
@@ -34,10 +35,14 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-RTL_DIR = REPO / "rtl"
-COSIM_DIR = REPO / "cosim"
-BUILD_ROOT = REPO / "build"
+from ..hw.sources import RTL_DIR, package_dir, source_checkout
+
+# the RTL and the cocotb benches are package data (symlinks into rtl/ and cosim/ in a checkout)
+TB_DIR = package_dir(__package__, "tb")  # tb_accel.py, tb_units.py, vectors.py
+_CHECKOUT = source_checkout()
+# builds: build/ of the source checkout, else the user's cache
+BUILD_ROOT = (_CHECKOUT / "build" if _CHECKOUT is not None else
+              Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rill" / "build")
 
 _STAMP = ".rill_build_ok"
 
@@ -220,7 +225,7 @@ def run_test(
     results_xml: str | Path | None = None,
     test_filter: str | None = None,
 ) -> Path:
-    """Run cocotb test module(s) (importable from cosim/) on a finished build.
+    """Run cocotb test module(s) (in rill/cosim/tb: cosim/tb_*.py) on a finished build.
 
     Raises (via pytest's SystemExit from the runner) when a cocotb test fails. Returns the
     results file. `plusargs` go to the simulator ($value$plusargs), `test_args` to the
@@ -231,9 +236,9 @@ def run_test(
 
     env = dict(extra_env or {})
     runner = get_runner("verilator")
-    # the runner builds the simulator's PYTHONPATH from sys.path: put cosim/ (tb modules) on it
-    if str(COSIM_DIR) not in sys.path:
-        sys.path.insert(0, str(COSIM_DIR))
+    # the runner builds the simulator's PYTHONPATH from sys.path: put the tb modules on it
+    if str(TB_DIR) not in sys.path:
+        sys.path.insert(0, str(TB_DIR))
     env.setdefault("RILL_PARAMS", json.dumps(b.parameters))
     return runner.test(
         test_module=test_module,

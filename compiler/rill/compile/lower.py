@@ -10,19 +10,18 @@ import math
 
 import numpy as np
 
+from ..errors import AllocationError
+from ..hw.config import Config
+from ..hw.isa import MOp, Timing, VOp
+from ..hw.numerics import canonical, round_to_bf16
+from ..ir import Graph, Node, OpKind
 from .dataflow import Dataflow, Val, ValKind
-from .errors import AllocationError
-from .isa import MOp, VOp
-from .nnir import Graph, Node
-from .numerics import canonical, round_to_bf16
 
 Row = list[Val | None]
 Tensor = list[Row]
 
-_UNARY = {"relu": VOp.RELU, "sigmoid": VOp.SIGMOID, "tanh": VOp.TANH}
-_BINARY = {"add": VOp.ADD, "sub": VOp.SUB, "mul": VOp.MUL}
-MACC_DISTANCE = 5  # cycles between MACCs of one chain (docs/architecture.md)
-ADD_LATENCY = 5
+_UNARY = {OpKind.RELU: VOp.RELU, OpKind.SIGMOID: VOp.SIGMOID, OpKind.TANH: VOp.TANH}
+_BINARY = {OpKind.ADD: VOp.ADD, OpKind.SUB: VOp.SUB, OpKind.MUL: VOp.MUL}
 
 
 def blocks(n: int, b: int) -> int:
@@ -40,6 +39,7 @@ class Lowering:
         self.g = graph
         self.B = block_size
         self.df = Dataflow(num_cores, block_size)
+        self.timing = Timing.of(Config(num_cores, block_size))
         self.next_core = 0
 
     # weights ---------------------------------------------------------------------------------
@@ -77,7 +77,8 @@ class Lowering:
 
         def estimate(s: int) -> int:
             depth = math.ceil(math.log2(s)) if s > 1 else 0
-            return max(issue, MACC_DISTANCE * math.ceil(chain_len / s)) + ADD_LATENCY * depth
+            tm = self.timing  # an ADD result is readable from add - 1 after its issue
+            return max(issue, tm.macc_distance * math.ceil(chain_len / s)) + (tm.add - 1) * depth
 
         return min(range(1, chain_len + 1), key=lambda s: (estimate(s), s))
 
@@ -182,7 +183,7 @@ class Lowering:
         env: dict[str, Tensor] = {}
         layout: dict = {}
         for node in self.g.nodes:
-            if node.op == "input":
+            if node.op is OpKind.INPUT:
                 rows, feats = int(np.prod(node.shape[:-1], dtype=np.int64)), node.shape[-1]
                 fb = blocks(feats, self.B)
                 env[node.name] = [
@@ -190,7 +191,7 @@ class Lowering:
                 ]
                 self.df.n_inputs = rows * fb
                 layout["input"] = (tuple(node.shape), rows, feats)
-            elif node.op == "linear":
+            elif node.op is OpKind.LINEAR:
                 env[node.name] = self.linear(node, env[node.inputs[0]])
             elif node.op in _UNARY:
                 env[node.name] = [
@@ -212,9 +213,9 @@ class Lowering:
                      for u, v in zip(ra, rb, strict=True)]
                     for ra, rb in zip(a, b, strict=True)
                 ]
-            elif node.op == "lstm":
+            elif node.op is OpKind.LSTM:
                 env[node.name] = self.lstm(node, env[node.inputs[0]])
-            elif node.op == "output":
+            elif node.op is OpKind.OUTPUT:
                 t = env[node.inputs[0]]
                 for row in t:
                     for v in row:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import isa
-from .config import Config
-from .errors import AllocationError
+from ..errors import AllocationError
+from ..hw import isa
+from ..hw.config import Config
+from ..hw.numerics import f32_bits, f32_to_bf16_bits
+from ..ir import Graph, verify
+from .emit import emit, verify_schedule
 from .lower import lower
-from .nnir import Graph, verify
-from .numerics import f32_bits, f32_to_bf16_bits
 from .program import Program
-from .schedule import allocate, emit, schedule, verify_schedule
+from .regalloc import allocate
+from .schedule import schedule
 
 
 def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Program:

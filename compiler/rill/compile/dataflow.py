@@ -1,6 +1,7 @@
 """The compiler's dataflow graph: block-sized values and the ops between them.
 
-NNIR is lowered to this (`lower.py`), then scheduled and register-allocated (`schedule.py`).
+NNIR is lowered to this (`lower.py`), then scheduled (`schedule.py`), register-allocated
+(`regalloc.py`) and emitted (`emit.py`).
 A value is one register's worth: `block_size` fp32 lanes.
 """
 
@@ -11,7 +12,7 @@ import enum
 
 import numpy as np
 
-from .isa import MOp, VOp
+from ..hw.isa import MOp, VOp
 
 
 class ValKind(enum.Enum):

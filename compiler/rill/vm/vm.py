@@ -14,10 +14,11 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import isa, numerics
-from .errors import ProgramError, VMInputError
-from .isa import MOp, VOp
-from .program import Program
+from ..compile.program import Program
+from ..errors import ProgramError, VMInputError
+from ..hw import isa, numerics
+from ..hw.isa import MOp, VOp
+from . import kernels
 
 _VEC_FUNCS = {
     VOp.ADD: numerics.fp32_add,
@@ -27,6 +28,18 @@ _VEC_FUNCS = {
     VOp.TANH: numerics.act_tanh,
     VOp.SIGMOID: numerics.act_sigmoid,
 }
+
+_FAST_FUNCS = {
+    "ADD": kernels.add, "SUB": kernels.sub, "MUL": kernels.mul, "RELU": kernels.relu,
+    "TANH": kernels.act_tanh, "SIGMOID": kernels.act_sigmoid,
+}
+
+
+def _ix(rows: list[int]) -> slice | np.ndarray:
+    """Row indices as a slice when they are consecutive (a view instead of a gather)."""
+    if rows and rows == list(range(rows[0], rows[0] + len(rows))):
+        return slice(rows[0], rows[0] + len(rows))
+    return np.array(rows, dtype=np.int64)
 
 
 @dataclasses.dataclass
@@ -147,7 +160,11 @@ class VM:
         self.final_writes = {addr: lst[-1][1] for addr, lst in writes.items()}
 
     def _plan(self) -> None:
-        """Levelise the dataflow and group each level's ops by kind into vectorised batches."""
+        """Levelise the dataflow and group each level's ops by kind into vectorised batches.
+
+        Versions are renumbered into rows of one array: registers as they were first, then each
+        batch's results in order, so every batch writes one contiguous slice. Block sums get
+        rows of their own, ordered by the batch that consumes them, which then reads a slice."""
         n_ev = len(self.events)
         level = [0] * (n_ev + len(self.initial_addrs))
         bs_level = {}
@@ -171,29 +188,37 @@ class VM:
                 groups[(level[i], 1, ev.kind)].append(i)
             elif ev.kind != "out":
                 groups[(level[i], 1, ev.kind)].append(i)
-        self._weights_for_plan([g for k, g in sorted(groups.items()) if k[2] == "blocksum"])
+        steps = sorted(groups.items())
+        consumer = {i: n for n, (k, g) in enumerate(steps) if k[1] == 1 for i in g}
+        bs_batches = [sorted(g, key=lambda i: consumer[i]) for k, g in steps if k[2] == "blocksum"]
+        self._weights_for_plan(bs_batches)
+        n_init = len(self.initial_addrs)
+        row = {n_ev + j: j for j in range(n_init)}  # version id -> row of V
+        bs_row: dict[int, int] = {}  # mac/macc event -> row of the block sums
         self.plan = []
-        for (_, _, kind), idx in sorted(groups.items()):
-            ev = [self.events[i] for i in idx]
-            arr = np.array(idx, dtype=np.int64)
+        for (_, _, kind), idx in steps:
             if kind == "blocksum":
-                slots = np.array([self.slot_of[e.wslot] for e in ev], dtype=np.int64)
-                lo = int(slots[0])
-                w_ix = (slice(lo, lo + len(slots)) if np.array_equal(
-                    slots, np.arange(lo, lo + len(slots))) else slots)
-                self.plan.append(("blocksum", arr, np.array([e.srcs[0] for e in ev]), w_ix))
-            elif kind == "mac":
-                self.plan.append(("mac", arr))
+                idx = bs_batches.pop(0)
+                out = _ix([bs_row.setdefault(i, len(bs_row)) for i in idx])
+                slots = [self.slot_of[self.events[i].wslot] for i in idx]
+                self.plan.append((kind, out, _ix([row[self.events[i].srcs[0]] for i in idx]),
+                                  _ix(slots)))
+                continue
+            idx = sorted(idx, key=lambda i: (bs_row[i] if kind in ("mac", "macc")
+                                             else row[self.events[i].srcs[0]]))
+            out = _ix([row.setdefault(i, len(row)) for i in idx])
+            evs = [self.events[i] for i in idx]
+            if kind in ("mac", "macc"):
+                acc = _ix([row[e.srcs[1]] for e in evs]) if kind == "macc" else None
+                self.plan.append((kind, out, _ix([bs_row[i] for i in idx]), acc))
             else:
-                srcs = np.array([e.srcs[-1] if kind == "macc" else e.srcs[0] for e in ev])
-                srcs_b = (np.array([e.srcs[1] for e in ev]) if len(ev[0].srcs) > 1
-                          and kind != "macc" else None)
-                self.plan.append((kind, arr, srcs, srcs_b))
-        self.out_srcs = np.array([self.events[i].srcs[0] for i in self.out_events], np.int64)
+                b = _ix([row[e.srcs[1]] for e in evs]) if len(evs[0].srcs) > 1 else None
+                self.plan.append((kind, out, _ix([row[e.srcs[0]] for e in evs]), b))
+        self.out_srcs = np.array([row[self.events[i].srcs[0]] for i in self.out_events], np.int64)
         self.final_addrs = np.array(list(self.final_writes), dtype=np.int64)
-        self.final_vers = np.array(list(self.final_writes.values()), dtype=np.int64)
+        self.final_vers = np.array([row[v] for v in self.final_writes.values()], dtype=np.int64)
         self.init_addrs = np.array(self.initial_addrs, dtype=np.int64)
-        self.n_versions = n_ev + len(self.initial_addrs)
+        self.n_versions, self.n_bs = len(row), len(bs_row)
 
     def _weights_for_plan(self, batches: list[list[int]]) -> None:
         """Lay the VM's float64 copy of the weights out in first-use order, so most batches are
@@ -214,6 +239,8 @@ class VM:
             raise ProgramError("weight image holds inf or NaN")
         self.w64 = w.astype(np.float64)
         self.w_emax, self.w_emin = numerics.exponent_range(w)
+        self.w_spread = self.w_emax.astype(np.int64) - self.w_emin
+        self.w_spread_max = self.w_spread.max(axis=-1, initial=-2000)
 
     # running ---------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -222,6 +249,7 @@ class VM:
         self.rf = np.zeros((1 << c.addr_bits, self.B), np.float32)
         k = self.program.consts.shape[0]
         self.rf[:k] = numerics.from_f32_bits(self.program.consts)
+        self._canonical = kernels.is_canonical(self.rf)  # runs only ever write canonical values
 
     def run_beats(self, beats: np.ndarray) -> np.ndarray:
         """One inference from raw input beats ([n_in, B] bf16 bits) to output beats."""
@@ -233,25 +261,40 @@ class VM:
         base = isa.BANK_INPUT << c.idx_bits
         self.rf[base : base + p.n_in] = numerics.canonical(numerics.bf16_bits_to_f32(beats))
         V = np.empty((self.n_versions, self.B), np.float32)
-        n_ev = len(self.events)
-        V[n_ev:] = self.rf[self.init_addrs]
-        BS = np.empty((len(self.events), self.B), np.float32)
-        for step in self.plan:
-            kind, idx = step[0], step[1]
-            if kind == "blocksum":
-                x = numerics.round_to_bf16(V[step[2]])
-                w = self.w64[step[3]]
-                wi = step[3]
-                BS[idx] = numerics.block_dot(x, w, self.w_emax[wi], self.w_emin[wi])
-            elif kind == "mac":
-                V[idx] = BS[idx]
-            elif kind == "macc":
-                V[idx] = numerics.fp32_add(V[step[2]], BS[idx])
-            else:
-                f = _VEC_FUNCS[VOp[kind]]
-                V[idx] = f(V[step[2]]) if step[3] is None else f(V[step[2]], V[step[3]])
+        V[: len(self.init_addrs)] = self.rf[self.init_addrs]
+        BS = np.empty((self.n_bs, self.B), np.float32)
+        with np.errstate(all="ignore"):
+            (self._run_fast if self._canonical else self._run_general)(V, BS)
         self.rf[self.final_addrs] = V[self.final_vers]
         return numerics.f32_to_bf16_bits(V[self.out_srcs])
+
+    def _run_fast(self, V: np.ndarray, BS: np.ndarray) -> None:
+        """Every register holds a canonical value, so the kernels for canonical operands apply."""
+        for kind, out, a, b in self.plan:
+            if kind == "blocksum":
+                BS[out] = kernels.block_dot(kernels.round_to_bf16(V[a]), self.w64[b],
+                                            self.w_spread[b], self.w_spread_max[b])
+            elif kind == "mac":
+                V[out] = BS[a]
+            elif kind == "macc":
+                V[out] = kernels.add(V[b], BS[a])
+            else:
+                f = _FAST_FUNCS[kind]
+                V[out] = f(V[a]) if b is None else f(V[a], V[b])
+
+    def _run_general(self, V: np.ndarray, BS: np.ndarray) -> None:
+        """The plain numerics functions, for register images holding non-canonical values."""
+        for kind, out, a, b in self.plan:
+            if kind == "blocksum":
+                BS[out] = numerics.block_dot(numerics.round_to_bf16(V[a]), self.w64[b],
+                                             self.w_emax[b], self.w_emin[b])
+            elif kind == "mac":
+                V[out] = BS[a]
+            elif kind == "macc":
+                V[out] = numerics.fp32_add(V[b], BS[a])
+            else:
+                f = _VEC_FUNCS[VOp[kind]]
+                V[out] = f(V[a]) if b is None else f(V[a], V[b])
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """One inference: float32 in (rounded to bf16), float32 out holding bf16 values. A

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Program: instruction streams + weight image + constants + IO layout; a versioned file format."""
+"""Program: instruction streams + weight image + constants + IO layout; a versioned file format.
+
+Layering: the VM (`rill.vm`) sits above this module and imports `Program`; `Program.to_vm()`
+imports the VM lazily inside the method, the documented upward edge (tests/test_layers.py).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import isa
-from .config import Config
-from .errors import LoadError, SaveError, VMInputError
-from .numerics import bf16_bits_to_f32, f32_to_bf16_bits
+from ..errors import LoadError, SaveError, VMInputError
+from ..hw import isa
+from ..hw.config import Config
+from ..hw.numerics import bf16_bits_to_f32, f32_to_bf16_bits
 
 MAGIC = b"RILL"
 FORMAT_VERSION = 1
@@ -97,7 +101,7 @@ class Program:
         }
 
     def to_vm(self, bit_accurate: bool = True):
-        from .vm import VM
+        from ..vm import VM  # lazy upward edge: compile -> vm
 
         if not bit_accurate:
             raise ValueError("rill's VM is always bit-accurate")

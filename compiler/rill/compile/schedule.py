@@ -1,0 +1,146 @@
+"""Static list scheduling: the issue cycle and core of every dataflow op.
+
+The schedule is the timing of the hardware (there are no interlocks), so every constraint the
+RTL relies on is enforced here with the exact latencies of `isa.Timing`; the VM re-derives the
+dataflow from the emitted bundles and would expose any slip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+
+from ..errors import AllocationError
+from ..hw.config import Config
+from ..hw.isa import Timing, VOp
+from .dataflow import Dataflow, Op
+
+
+@dataclasses.dataclass
+class Schedule:
+    issue: dict[int, int]  # op id -> cycle
+    core: dict[int, int]  # op id -> core
+    length: int
+
+
+def latency(op: Op, tm: Timing) -> int:
+    return tm.mac if op.is_matrix else tm.vop(op.opcode)
+
+
+def read_offsets(op: Op, tm: Timing) -> list[int]:
+    if op.is_macc:
+        return [0, tm.mac_acc_read]
+    return [0] * len(op.operands)
+
+
+def schedule(df: Dataflow, config: Config) -> Schedule:
+    tm = Timing.of(config)
+    ops = df.ops
+    # edges: producer id -> [(consumer, delta)]: the consumer issues at >= producer issue + delta
+    consumers: dict[int, list[tuple[Op, int]]] = {o.id: [] for o in ops}
+    deps: dict[int, set[int]] = {o.id: set() for o in ops}
+
+    def edge(src: Op, dst: Op, delta: int) -> None:
+        consumers[src.id].append((dst, delta))
+        deps[dst.id].add(src.id)
+
+    writers = {o.pin: o for o in ops if o.pin is not None}
+    for o in ops:
+        for v, off in zip(o.operands, read_offsets(o, tm), strict=True):
+            if v.producer is not None:
+                # write-first banks: readable in the cycle of the write edge, t + L - 1
+                edge(v.producer, o, latency(v.producer, tm) - 1 - off)
+            elif v.pin is not None:
+                # reading the old state: its new value must land after this read (WAR);
+                # nothing else orders them when another block's chain reads it late
+                w = writers[v.pin]
+                edge(o, w, off - latency(w, tm) + 2)
+        if o.after is not None:
+            edge(o.after, o, 1)
+    waiting = {oid: len(d) for oid, d in deps.items()}
+
+    # priority: the longest latency path from issuing this op to the end of the program
+    # (data and ordering edges; WAR edges constrain but are not on a path to an output)
+    prio = {}
+    for o in reversed(ops):
+        best = latency(o, tm)
+        for c, delta in consumers[o.id]:
+            if c.id > o.id:
+                best = max(best, delta + prio[c.id])
+        prio[o.id] = best
+
+    earliest = {o.id: 0 for o in ops}
+    issue: dict[int, int] = {}
+    core_of: dict[int, int] = {}
+    pending: list[tuple[int, int]] = []  # (earliest, id)
+    m_ready: list[list[tuple]] = [[] for _ in range(config.num_cores)]
+    v_ready: list[tuple] = []
+    wport: list[set[int]] = [set() for _ in range(config.num_cores)]
+    out_slots: set[int] = set()
+    by_id = {o.id: o for o in ops}
+    deps_seen: dict[int, set[int]] = {o.id: set() for o in ops}
+    for o in ops:
+        if waiting[o.id] == 0:
+            heapq.heappush(pending, (0, o.id))
+
+    t = 0
+    done = 0
+    give_up = 64 * (len(ops) + 64)  # far beyond any schedule: only a dependency cycle gets here
+    while done < len(ops):
+        if t > give_up:
+            raise AssertionError(f"scheduler stuck at cycle {t}: dependency cycle among "
+                                 f"{len(ops) - done} unscheduled ops")
+        while pending and pending[0][0] <= t:
+            _, oid = heapq.heappop(pending)
+            o = by_id[oid]
+            item = (-prio[oid], oid)
+            if o.is_matrix:
+                heapq.heappush(m_ready[o.core], item)
+            else:
+                heapq.heappush(v_ready, item)
+        scheduled: list[Op] = []
+        for c in range(config.num_cores):
+            if m_ready[c]:
+                _, oid = heapq.heappop(m_ready[c])
+                issue[oid], core_of[oid] = t, c
+                scheduled.append(by_id[oid])
+            rejected = []
+            while v_ready:
+                item = heapq.heappop(v_ready)
+                o = by_id[item[1]]
+                w = t + latency(o, tm) - 1
+                ok = (t + 1 not in out_slots) if o.opcode == VOp.OUT else (w not in wport[c])
+                if ok:
+                    if o.opcode == VOp.OUT:
+                        out_slots.add(t + 1)
+                    else:
+                        wport[c].add(w)
+                    issue[o.id], core_of[o.id] = t, c
+                    scheduled.append(o)
+                    break
+                rejected.append(item)
+            for item in rejected:
+                heapq.heappush(v_ready, item)
+        for o in scheduled:
+            done += 1
+            # all of o's edges first: a consumer may hang on o by several (data and WAR)
+            for c, delta in consumers[o.id]:
+                earliest[c.id] = max(earliest[c.id], t + delta)
+            for c, _ in consumers[o.id]:
+                if o.id in deps_seen[c.id]:
+                    continue
+                deps_seen[c.id].add(o.id)
+                waiting[c.id] -= 1
+                if waiting[c.id] == 0:
+                    heapq.heappush(pending, (earliest[c.id], c.id))
+        if not any(m_ready) and not v_ready and pending and pending[0][0] > t + 1:
+            t = pending[0][0]
+        else:
+            t += 1
+    length = max((issue[o.id] + latency(o, tm) for o in ops), default=1)
+    if length > config.instr_depth:
+        raise AllocationError(
+            f"program needs {length} bundles per core; instruction memory holds "
+            f"{config.instr_depth} (Config.instr_depth)"
+        )
+    return Schedule(issue, core_of, length)

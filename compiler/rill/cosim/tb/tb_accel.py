@@ -1,0 +1,1 @@
+../../../../cosim/tb_accel.py

@@ -1,0 +1,1 @@
+../../../../cosim/tb_units.py

@@ -1,0 +1,249 @@
+"""torch.fx GraphModule -> NNIR. Every error names the fx node and the model source line."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import operator
+import re
+
+import numpy as np
+import torch
+import torch.fx
+import torch.nn.functional as F
+
+from ..errors import UnsupportedError
+from ..ir import NNIR, Graph, LstmLayer, Node, OpKind, verify
+
+_UNARY_FUNCS = {
+    F.relu: OpKind.RELU,
+    torch.relu: OpKind.RELU,
+    torch.sigmoid: OpKind.SIGMOID,
+    F.sigmoid: OpKind.SIGMOID,
+    torch.tanh: OpKind.TANH,
+    F.tanh: OpKind.TANH,
+}
+_UNARY_METHODS = {"relu": OpKind.RELU, "sigmoid": OpKind.SIGMOID, "tanh": OpKind.TANH}
+_UNARY_MODULES = {
+    torch.nn.ReLU: OpKind.RELU, torch.nn.Sigmoid: OpKind.SIGMOID, torch.nn.Tanh: OpKind.TANH
+}
+_BINARY_FUNCS = {
+    operator.add: OpKind.ADD,
+    torch.add: OpKind.ADD,
+    operator.sub: OpKind.SUB,
+    torch.sub: OpKind.SUB,
+    operator.mul: OpKind.MUL,
+    torch.mul: OpKind.MUL,
+}
+_BINARY_METHODS = {"add": OpKind.ADD, "sub": OpKind.SUB, "mul": OpKind.MUL}
+
+
+def source_line(node: torch.fx.Node) -> str:
+    """'file.py:LINE: code' of the model line that made this node, from the recorded trace."""
+    trace = node.meta.get("stack_trace") or ""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in \w+\n\s*(.*)', trace)
+    if not frames:
+        return ""
+    user = [f for f in frames if "/torch/" not in f[0]]
+    file, line, code = (user or frames)[-1]
+    return f"{file.rsplit('/', 1)[-1]}:{line}: {code.strip()}"
+
+
+def _describe(gm: torch.fx.GraphModule, n: torch.fx.Node) -> str:
+    if n.op == "call_module":
+        return f"module {type(gm.get_submodule(n.target)).__name__}"
+    if n.op == "call_method":
+        return f"method .{n.target}()"
+    if n.op == "call_function":
+        return f"function {getattr(n.target, '__name__', str(n.target))}"
+    return n.op
+
+
+class _Lowering:
+    def __init__(self, gm: torch.fx.GraphModule):
+        self.gm = gm
+        self.nodes: list[Node] = []
+        self.unsupported: dict[str, list[str]] = collections.defaultdict(list)
+        self.lstm_results: set[str] = set()
+        self.alias: dict[str, str] = {}
+
+    def fail(self, n: torch.fx.Node, why: str) -> None:
+        self.unsupported[f"{_describe(self.gm, n)}: {why}"].append(source_line(n) or n.name)
+
+    def shape(self, n: torch.fx.Node) -> tuple[int, ...]:
+        s = n.meta.get("shape")
+        if s is None:
+            raise UnsupportedError(
+                f"node '{n.name}' has no recorded shape: run rill.fx.prepare_shape(model, input) "
+                f"first and pass its GraphModule"
+            )
+        return s
+
+    def emit(self, n: torch.fx.Node, op: OpKind, inputs, **kw) -> None:
+        self.nodes.append(
+            Node(n.name, op, tuple(i.name for i in inputs), self.shape(n), source_line(n), **kw)
+        )
+
+    def constant(self, v, n: torch.fx.Node, features: int) -> np.ndarray | None:
+        if isinstance(v, torch.fx.Node) and v.op == "get_attr":
+            v = getattr(self.gm, v.target)
+        if isinstance(v, (int, float)):
+            return np.full(features, v, dtype=np.float32)
+        if isinstance(v, torch.Tensor):
+            t = v.detach().float()
+            if t.numel() == 1:
+                return np.full(features, float(t), dtype=np.float32)
+            if t.dim() == 1 and t.shape[0] == features:
+                return t.numpy().astype(np.float32)
+        self.fail(n, "constant operand must be a scalar or a vector over the last axis")
+        return None
+
+    def binary(self, n: torch.fx.Node, op: OpKind, args) -> None:
+        if len(args) != 2 or n.kwargs.get("alpha", 1) != 1:
+            self.fail(n, "needs exactly two operands and no alpha")
+            return
+        a, b = args
+        a_t = isinstance(a, torch.fx.Node) and a.op != "get_attr"
+        b_t = isinstance(b, torch.fx.Node) and b.op != "get_attr"
+        if a_t and b_t:
+            if self.shape(a) != self.shape(b):
+                self.fail(n, f"operand shapes {self.shape(a)} and {self.shape(b)} differ")
+                return
+            self.emit(n, op, [a, b])
+            return
+        if not (a_t or b_t):
+            self.fail(n, "has no tensor operand")
+            return
+        tensor, other = (a, b) if a_t else (b, a)
+        c = self.constant(other, n, self.shape(n)[-1])
+        if c is None:
+            return
+        if op is OpKind.SUB and not a_t:  # c - x = (-x) + c: x * (-1) then + c
+            neg = Node(n.name + "_neg", OpKind.MUL, (tensor.name,), self.shape(n), source_line(n),
+                       const=np.full_like(c, -1.0))
+            self.nodes.append(neg)
+            self.nodes.append(Node(n.name, OpKind.ADD, (neg.name,), self.shape(n), source_line(n),
+                                   const=c))
+            return
+        self.emit(n, op, [tensor], const=c)
+
+    def functional_linear(self, n: torch.fx.Node) -> None:
+        args = list(n.args) + [n.kwargs.get("bias")] * (3 - len(n.args))
+        x, w, b = args[:3]
+        params = []
+        for p in (w, b):
+            if isinstance(p, torch.fx.Node) and p.op == "get_attr":
+                p = getattr(self.gm, p.target)
+            params.append(p.detach().float().numpy() if isinstance(p, torch.Tensor) else p)
+        if not isinstance(params[0], np.ndarray) or params[0].ndim != 2:
+            self.fail(n, "weight must be a constant 2-D parameter")
+            return
+        self.emit(n, OpKind.LINEAR, [x], weight=params[0], bias=params[1])
+
+    def lstm(self, n: torch.fx.Node, mod: torch.nn.LSTM) -> None:
+        problems = []
+        if mod.bidirectional:
+            problems.append("bidirectional")
+        if mod.proj_size:
+            problems.append("proj_size")
+        if len(n.args) != 1 or n.kwargs:
+            problems.append("initial (h0, c0) given")
+        if problems:
+            self.fail(n, "unsupported LSTM options: " + ", ".join(problems))
+            return
+        (x,) = n.args
+        shape = self.shape(x)
+        if len(shape) == 2:
+            seq_axis = 0
+        elif len(shape) == 3:
+            seq_axis = 1 if mod.batch_first else 0
+            if shape[1 - seq_axis if mod.batch_first else 1] != 1:
+                self.fail(n, f"batch size must be 1, input shape is {shape}")
+                return
+        else:
+            self.fail(n, f"input must be (seq, features) or batch-1 3-D, got {shape}")
+            return
+        layers = []
+        for k in range(mod.num_layers):
+            w_ih = getattr(mod, f"weight_ih_l{k}").detach().float().numpy()
+            w_hh = getattr(mod, f"weight_hh_l{k}").detach().float().numpy()
+            bias = None
+            if mod.bias:
+                bias = (getattr(mod, f"bias_ih_l{k}") + getattr(mod, f"bias_hh_l{k}"))
+                bias = bias.detach().float().numpy()
+            layers.append(LstmLayer(w_ih, w_hh, bias))
+        out_shape = self.shape(n)[0]
+        self.nodes.append(
+            Node(n.name, OpKind.LSTM, (x.name,), out_shape, source_line(n), layers=tuple(layers),
+                 seq_axis=seq_axis)
+        )
+        self.lstm_results.add(n.name)
+
+    def node(self, n: torch.fx.Node) -> None:
+        if n.op == "placeholder":
+            self.emit(n, OpKind.INPUT, [])
+        elif n.op == "output":
+            arg = n.args[0]
+            if not isinstance(arg, torch.fx.Node):
+                self.fail(n, "model must return one tensor")
+                return
+            self.nodes.append(Node(n.name, OpKind.OUTPUT, (arg.name,), self.shape(arg)))
+        elif n.op == "get_attr":
+            pass  # consumed by the op that uses it as a constant
+        elif n.op == "call_module":
+            mod = self.gm.get_submodule(n.target)
+            if isinstance(mod, torch.nn.Linear):
+                w = mod.weight.detach().float().numpy()
+                b = None if mod.bias is None else mod.bias.detach().float().numpy()
+                self.emit(n, OpKind.LINEAR, list(n.args[:1]), weight=w, bias=b)
+            elif type(mod) in _UNARY_MODULES:
+                self.emit(n, _UNARY_MODULES[type(mod)], list(n.args[:1]))
+            elif isinstance(mod, torch.nn.LSTM):
+                self.lstm(n, mod)
+            else:
+                self.fail(n, "not supported")
+        elif n.op == "call_function" and n.target is operator.getitem:
+            src, idx = n.args
+            if src.name in self.lstm_results and idx == 0:
+                self.alias[n.name] = src.name  # the LSTM node stands for its output
+            elif src.name in self.lstm_results:
+                if n.users:
+                    self.fail(n, "the LSTM's (h, c) output is used; only its output sequence is")
+            else:
+                self.fail(n, "indexing is not supported")
+        elif n.op == "call_function" and n.target is F.linear:
+            self.functional_linear(n)
+        elif n.op == "call_function" and n.target in _UNARY_FUNCS:
+            self.emit(n, _UNARY_FUNCS[n.target], list(n.args[:1]))
+        elif n.op == "call_method" and n.target in _UNARY_METHODS:
+            self.emit(n, _UNARY_METHODS[n.target], list(n.args[:1]))
+        elif n.op == "call_function" and n.target in _BINARY_FUNCS:
+            self.binary(n, _BINARY_FUNCS[n.target], n.args)
+        elif n.op == "call_method" and n.target in _BINARY_METHODS:
+            self.binary(n, _BINARY_METHODS[n.target], n.args)
+        else:
+            self.fail(n, "not supported")
+
+    def run(self) -> Graph:
+        for n in self.gm.graph.nodes:
+            self.node(n)
+        if self.unsupported:
+            lines = [
+                f"  {what}: {len(where)}x at " + "; ".join(sorted(set(where)))
+                for what, where in sorted(self.unsupported.items())
+            ]
+            msg = "model uses operations rill cannot compile:\n" + "\n".join(lines)
+            raise UnsupportedError(msg)
+        return Graph(tuple(
+            dataclasses.replace(nd, inputs=tuple(self.alias.get(i, i) for i in nd.inputs))
+            for nd in self.nodes
+        ))
+
+
+def to_nnir(gm: torch.fx.GraphModule, inputs_precisions=None, outputs_precisions=None) -> NNIR:
+    """Lower a GraphModule from prepare_shape to NNIR (bf16 in and out is the only precision)."""
+    for name, p in (("inputs_precisions", inputs_precisions),
+                    ("outputs_precisions", outputs_precisions)):
+        if p is not None and any(str(x).lower() not in ("bf16", "bfloat16") for x in p):
+            raise UnsupportedError(f"{name}={p!r}: rill streams bf16 only")
+    return NNIR(verify(_Lowering(gm).run()))

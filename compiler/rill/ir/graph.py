@@ -1,0 +1,90 @@
+"""NNIR graphs: op kinds, nodes and the graph itself.
+
+Nodes are frozen dataclasses in topological order; every tensor is `(*rows, features)` and ops
+act on the last axis, so the compiler sees each tensor as rows of feature blocks. Passes are
+`Graph -> Graph` functions with `verify` run between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+import numpy as np
+
+
+class OpKind(enum.StrEnum):
+    """What an NNIR node computes. A StrEnum: each kind equals (and prints as) its name."""
+
+    INPUT = "input"
+    LINEAR = "linear"
+    RELU = "relu"
+    SIGMOID = "sigmoid"
+    TANH = "tanh"
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    LSTM = "lstm"
+    OUTPUT = "output"
+
+
+UNARY = frozenset({OpKind.RELU, OpKind.SIGMOID, OpKind.TANH})
+BINARY = frozenset({OpKind.ADD, OpKind.SUB, OpKind.MUL})
+
+
+@dataclasses.dataclass(frozen=True)
+class LstmLayer:
+    w_ih: np.ndarray  # [4H, I] float32, torch gate order i, f, g, o
+    w_hh: np.ndarray  # [4H, H]
+    bias: np.ndarray | None  # [4H] = b_ih + b_hh, or None
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+    """One NNIR op. `inputs` name earlier nodes; `shape` is the output shape."""
+
+    name: str
+    op: OpKind  # a plain string naming a kind is converted in __post_init__
+    inputs: tuple[str, ...]
+    shape: tuple[int, ...]
+    source: str = ""  # model source line, for errors
+    weight: np.ndarray | None = None  # linear [N, K]
+    bias: np.ndarray | None = None  # linear [N]
+    const: np.ndarray | None = None  # binary op with a constant operand, broadcast on rows
+    layers: tuple[LstmLayer, ...] = ()
+    seq_axis: int | None = None  # lstm: the sequence axis of its input
+    stateful: bool = False  # lstm after streaming_transform: one step per inference
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.op, OpKind):
+            try:
+                object.__setattr__(self, "op", OpKind(self.op))
+            except ValueError:
+                pass  # kept as given: verify() rejects it as an unknown op, naming the node
+
+    def where(self) -> str:
+        return f"node '{self.name}' ({self.op})" + (f" at {self.source}" if self.source else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Graph:
+    nodes: tuple[Node, ...]
+    stream_axis: int | None = None  # input axis removed by streaming_transform
+
+    @property
+    def streaming(self) -> bool:
+        return self.stream_axis is not None
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    @property
+    def inputs(self) -> list[Node]:
+        return [n for n in self.nodes if n.op is OpKind.INPUT]
+
+    @property
+    def outputs(self) -> list[Node]:
+        return [n for n in self.nodes if n.op is OpKind.OUTPUT]

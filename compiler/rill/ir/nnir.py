@@ -1,0 +1,42 @@
+"""NNIR, the user-facing handle on a graph: `streaming_transform` and `to_program`, as in the
+Vollo flow (`nnir.streaming_transform(0)`, `nnir.to_program(config)`).
+
+`to_program` imports the compiler lazily, inside the method: `rill.compile` sits above `rill.ir`
+(tests/test_layers.py lists this as the one documented upward edge of the layer).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .graph import Graph, LstmLayer, Node, OpKind
+from .streaming import streaming_transform
+from .verify import verify
+
+if TYPE_CHECKING:
+    from ..compile.program import Program
+    from ..hw.config import Config
+
+__all__ = ["NNIR", "Graph", "LstmLayer", "Node", "OpKind", "streaming_transform", "verify"]
+
+
+class NNIR:
+    """User-facing handle: `streaming_transform` and `to_program`, as in the Vollo flow."""
+
+    def __init__(self, graph: Graph):
+        self.graph = verify(graph)
+
+    def streaming_transform(self, axis: int) -> tuple[NNIR, int]:
+        g, out_axis = streaming_transform(self.graph, axis)
+        return NNIR(g), out_axis
+
+    def to_program(self, config: Config, name: str | None = None) -> Program:
+        from ..compile.compiler import compile_graph  # lazy upward edge: ir -> compile
+
+        return compile_graph(self.graph, config, name=name)
+
+    def __repr__(self) -> str:
+        lines = [f"NNIR(stream_axis={self.graph.stream_axis})"]
+        for n in self.graph.nodes:
+            lines.append(f"  {n.name}: {n.op}{list(n.inputs)} -> {n.shape}")
+        return "\n".join(lines)

@@ -1,0 +1,36 @@
+"""streaming_transform: remove the sequence axis so that each inference is one step."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import NNIRError
+from .graph import Graph, Node, OpKind
+from .verify import verify
+
+
+def streaming_transform(g: Graph, axis: int) -> tuple[Graph, int]:
+    """Remove sequence axis `axis` of the input everywhere: every op then handles one element
+    of the sequence per inference and LSTMs keep their state on chip between inferences."""
+    verify(g)
+    if g.streaming:
+        raise NNIRError("graph is already streaming")
+    (inp,) = g.inputs
+    rank = len(inp.shape)
+    ax = axis + rank if axis < 0 else axis
+    if not 0 <= ax < rank - 1:
+        raise NNIRError(
+            f"streaming axis {axis} of input shape {inp.shape}: must be a leading (row) axis, "
+            f"not the feature axis"
+        )
+    out: list[Node] = []
+    for n in g.nodes:
+        if len(n.shape) != rank:
+            raise NNIRError(
+                f"{n.where()}: shape {n.shape} changes rank, so axis {ax} cannot be streamed"
+            )
+        if n.op is OpKind.LSTM and n.seq_axis != ax:
+            raise NNIRError(f"{n.where()}: its sequence axis is {n.seq_axis}, not {ax}")
+        shape = n.shape[:ax] + n.shape[ax + 1 :]
+        out.append(dataclasses.replace(n, shape=shape, stateful=n.op is OpKind.LSTM))
+    return verify(Graph(tuple(out), stream_axis=ax)), ax

@@ -1,0 +1,58 @@
+"""The NNIR verifier: structure and shapes, every error naming its node."""
+
+from __future__ import annotations
+
+from ..errors import NNIRError
+from .graph import BINARY, UNARY, Graph, Node, OpKind
+
+
+def verify(g: Graph) -> Graph:
+    """Check structure and shapes; raise NNIRError naming the node."""
+    seen: dict[str, Node] = {}
+    for n in g.nodes:
+        if n.name in seen:
+            raise NNIRError(f"{n.where()}: duplicate node name")
+        for i in n.inputs:
+            if i not in seen:
+                raise NNIRError(f"{n.where()}: input '{i}' is not defined before it")
+        ins = [seen[i] for i in n.inputs]
+        if n.op is OpKind.INPUT:
+            if ins or not n.shape:
+                raise NNIRError(f"{n.where()}: an input takes no operands and needs a shape")
+        elif n.op is OpKind.LINEAR:
+            (x,) = ins
+            k = n.weight.shape[1]
+            if x.shape[-1] != k or n.shape != x.shape[:-1] + (n.weight.shape[0],):
+                raise NNIRError(
+                    f"{n.where()}: weight {tuple(n.weight.shape)} expects {k} input features, "
+                    f"got shape {x.shape} -> {n.shape}"
+                )
+        elif n.op in UNARY:
+            if len(ins) != 1 or ins[0].shape != n.shape:
+                raise NNIRError(f"{n.where()}: expects one operand of shape {n.shape}")
+        elif n.op in BINARY:
+            if n.const is not None:
+                ok = len(ins) == 1 and ins[0].shape == n.shape
+                ok = ok and n.const.ndim == 1 and n.const.shape[0] == n.shape[-1]
+            else:
+                ok = len(ins) == 2 and ins[0].shape == ins[1].shape == n.shape
+            if not ok:
+                raise NNIRError(
+                    f"{n.where()}: operand shapes {[i.shape for i in ins]} do not match {n.shape}"
+                )
+        elif n.op is OpKind.LSTM:
+            (x,) = ins
+            if not n.layers or x.shape[-1] != n.layers[0].w_ih.shape[1]:
+                raise NNIRError(f"{n.where()}: input features {x.shape[-1]} do not match weights")
+        elif n.op is OpKind.OUTPUT:
+            if len(ins) != 1 or ins[0].shape != n.shape:
+                raise NNIRError(f"{n.where()}: output must repeat its operand's shape")
+        else:
+            raise NNIRError(f"{n.where()}: unknown op")
+        seen[n.name] = n
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise NNIRError(
+            f"rill programs take one input and give one output; graph has "
+            f"{len(g.inputs)} inputs and {len(g.outputs)} outputs"
+        )
+    return g

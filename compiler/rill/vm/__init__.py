@@ -1,0 +1,8 @@
+"""Layer `vm`: the golden, bit-exact and cycle-exact VM that runs a Program.
+
+Sits above `rill.compile` (it executes a `compile.program.Program`) and `rill.hw`.
+"""
+
+from .vm import VM
+
+__all__ = ["VM"]
