@@ -3,10 +3,11 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench synth clean
 .DEFAULT_GOAL := run
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml .ci/system-deps
+	bash .ci/system-deps
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
@@ -21,6 +22,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check compiler tests cosim bench
 	$(PY) -m rill lint-rtl
+
+synth: $(STAMP)
+	$(PY) -m rill synth --fmax
+	$(PY) -m rill synth c1b8
 
 bench: $(STAMP)
 	$(PY) bench/bench.py

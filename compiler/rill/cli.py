@@ -1,4 +1,4 @@
-"""`python -m rill <command>`: the demo, RTL package generation, lint and cosim entry points."""
+"""`python -m rill <command>`: the demo, RTL package generation, lint, synthesis and cosim."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import sys
 # command -> (module, help); each module has main(argv) -> int, imported only when used
 COMMANDS = {
     "demo": ("rill.demo", "compile the seed LSTM, run it on the VM and the RTL, print the verdict"),
-    "gen-pkg": ("rill.rtlgen", "regenerate rtl/rill_pkg.sv and the activation table from isa.py"),
+    "gen-pkg": ("rill.hw.rtlgen", "regenerate rtl/rill_pkg.sv and the activation table from "
+                "hw/isa.py"),
     "lint-rtl": ("rill.cosim.lint", "verilator --lint-only -Wall over rtl/"),
     "cosim": ("rill.cosim.cli", "run a saved program on the RTL: PROGRAM INPUTS.npy"),
+    "synth": ("rill.hw.synth.cli", "synthesise RTL units or configs: resources, logic levels "
+              "per stage against the budget, ECP5 Fmax (--fmax)"),
 }
 
 
