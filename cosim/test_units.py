@@ -10,6 +10,7 @@ import json
 import pytest
 
 from rill.cosim.verilator import build, run_test
+from rill.hw import manifest
 
 PKG = ["rill_pkg.sv"]
 
@@ -27,7 +28,7 @@ def test_fp32_mul():
 
 
 def test_act():
-    b = build("rill_act", [*PKG, "rill_act.sv"])
+    b = build("rill_act", manifest.names("rill_act"))
     run_test(b, "tb_units", testcase="act_random")
 
 
@@ -35,7 +36,7 @@ def params(**kw) -> dict[str, str]:
     return {"RILL_PARAMS": json.dumps(kw)}
 
 
-@pytest.mark.parametrize("B,N", [(8, 100_000), (16, 100_000), (32, 5_000), (64, 20_000)])
+@pytest.mark.parametrize("B,N", [(8, 150_000), (16, 100_000), (32, 5_000), (64, 20_000)])
 def test_dot_row(B, N):
     b = build("rill_dot_row", [*PKG, "rill_dot_row.sv"], parameters={"B": B})
     run_test(b, "tb_units", testcase="dot_row_random", extra_env=params(B=B, N=N))
@@ -50,15 +51,15 @@ def test_matrix_unit(B, N):
 
 @pytest.mark.parametrize("B,N", [(8, 100_000)])
 def test_vector_unit(B, N):
-    srcs = [*PKG, "rill_fp32_add.sv", "rill_fp32_mul.sv", "rill_act.sv", "rill_vector_unit.sv"]
-    b = build("rill_vector_unit", srcs, parameters={"B": B, "IDX_BITS": 6})
+    b = build("rill_vector_unit", manifest.names("rill_vector_unit"),
+              parameters={"B": B, "IDX_BITS": 6})
     run_test(b, "tb_units", testcase="vector_unit_random",
              extra_env=params(B=B, IDX_BITS=6, N=N))
 
 
 def test_vector_unit_collision_asserts():
-    srcs = [*PKG, "rill_fp32_add.sv", "rill_fp32_mul.sv", "rill_act.sv", "rill_vector_unit.sv"]
-    b = build("rill_vector_unit", srcs, parameters={"B": 8, "IDX_BITS": 6})
+    b = build("rill_vector_unit", manifest.names("rill_vector_unit"),
+              parameters={"B": 8, "IDX_BITS": 6})
     with pytest.raises((SystemExit, RuntimeError)):
         run_test(b, "tb_units", testcase="vector_unit_collision",
                  extra_env=params(B=8, IDX_BITS=6))

@@ -1,10 +1,17 @@
 // Activation unit: TANH and SIGMOID, numerics.act_tanh / act_sigmoid (docs/numerics.md).
-// Five register stages: inputs in cycle c, y_o valid in cycle c+5.
-//   Q  quantise: u = min(floor(|x| * 2^16 (tanh) or 2^15 (sigmoid)), 2^19 - 1)
-//   T  table read (registered ROM): {c0, c1} = ACT_TABLE[u >> 9], f = u & 511
-//   I1 c1 * f >> 9
-//   I2 y = c0 + that; sign; sigmoid: s = 2^16 +- y
-//   F  integer -> fp32 (exact): tanh +-y * 2^-16, sigmoid s * 2^-17; NaN -> 0x7FC00000
+// Seven register stages: inputs in cycle c, y_o valid in cycle c+7.
+//   Q   quantise: u = min(floor(|x| * 2^16 (tanh) or 2^15 (sigmoid)), 2^19 - 1): the top 19
+//       significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1
+//   T   table read: {c0, c1} = ACT_TABLE[u >> 9] from a block-RAM ROM (its registered read)
+//   R   the ROM word registered again (block-RAM clock-to-out is slow); fs = f = u & 511, or
+//       -f for a negative x's sigmoid
+//   M   c1 * fs (DSP multiplier); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid), as o * 2^9
+//       (+ 511 when subtracting)
+//   A   o * 2^9 + c1 * fs (+ 511) (DSP post-adder); mag = that >> 9 = o +- ((c1 * f) >> 9):
+//       tanh |y|, sigmoid s = 2^16 +- y
+//   N1  leading-zero count of mag (rill_lzc)
+//   N2  integer -> fp32 (exact): normalising shift, exponent, pack: tanh +-y * 2^-16,
+//       sigmoid s * 2^-17, +0 when mag = 0; NaN -> 0x7FC00000
 module rill_act
   import rill_pkg::*;
 (
@@ -17,8 +24,17 @@ module rill_act
   output logic [31:0] y_o
 );
 
-  localparam int unsigned UW = ACT_SEG_BITS + ACT_FRAC_BITS;  // 19-bit u
-  localparam int unsigned YW = ACT_C0_BITS + 1;  // 18 bits: sigmoid s up to 2^17
+  localparam int unsigned UW   = ACT_SEG_BITS + ACT_FRAC_BITS;  // 19-bit u
+  localparam int unsigned YW   = ACT_C0_BITS + 1;  // 18 bits: sigmoid s up to 2^17
+  localparam int unsigned EW   = ACT_C0_BITS + ACT_C1_BITS;  // a table word {c0, c1}
+  localparam int unsigned FW   = ACT_FRAC_BITS;  // f
+  localparam int unsigned SW   = YW + ACT_FRAC_BITS + 1;  // signed o * 2^9 + c1 * fs
+  localparam int unsigned CW   = $clog2(YW);  // leading-zero count
+  localparam int unsigned SEGS = 1 << ACT_SEG_BITS;
+  // |x| * 2^ACT_IN_FRAC = sig * 2^(e - 150 + ACT_IN_FRAC); u < 2^UW takes sig[23:24-UW]
+  // shifted right by t = T_MAX (+1 sigmoid) - e, for t in [0, UW - 1]
+  localparam int unsigned T_MAX = 127 + 23 - ACT_IN_FRAC - (24 - UW);  // 129
+  localparam int unsigned E_MIN = T_MAX - (UW - 1);  // 111: below, u = 0
 
   typedef struct packed {
     logic nan;
@@ -27,112 +43,168 @@ module rill_act
   } flags_t;
 
   // ---------------------------------------------------------------- Q: quantise
-  flags_t          q_flags_d, q_flags_q;
-  logic [UW-1:0]   u_d, u_q;
+  flags_t        q_flags_d, q_flags_q;
+  logic [UW-1:0] u_d, u_q;
+
+  // The exponent window e_min <= e <= e_max (e_min = E_MIN, e_max = T_MAX, +1 for sigmoid)
+  // is split at e[4:0]: the +1 stays inside the low five bits (checked here), so every
+  // compare is a function of {sigmoid, e[4:0]} or of e[7:5] alone: LUTs, no carry chain.
+  if (E_MIN % 32 == 31 || T_MAX % 32 == 31) begin : gen_window_check
+    $error("rill_act: the sigmoid's +1 must not carry out of e[4:0]");
+  end
 
   always_comb begin
-    logic [7:0]  e;
-    logic [23:0] sig;
-    logic signed [9:0] sh;  // |x| * 2^frac = sig * 2^sh
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [23:0] shifted;  // shifted right by >= 5 here: bits above 2^19 are zero
-    /* verilator lint_on UNUSEDSIGNAL */
-    e   = x_i[30:23];
-    sig = {1'b1, x_i[22:0]};
-    sh  = $signed({2'b00, e}) - 10'sd150 + (sigmoid_i ? 10'sd15 : 10'sd16);
-    shifted = (sh <= -10'sd24) ? 24'd0 : sig >> 5'(-sh);
-    if (e == 8'd0) begin
-      u_d = '0;  // DAZ
-    end else if (sh >= -10'sd4) begin
-      u_d = UW'(ACT_U_MAX);  // >= 2^19 (sig >= 2^23), also inf
+    logic [7:0]    e;
+    logic [4:0]    t;
+    logic          lo_ok, hi_ok, below, above;
+    logic [UW-1:0] shifted;
+    e = x_i[30:23];
+    // tables of the 6 bits {sigmoid, e[4:0]} (one LUT per output bit):
+    //   t     = T_MAX (+1) - e mod 32, the shift (exact inside the window)
+    //   lo_ok = e[4:0] >= e_min mod 32, hi_ok = e[4:0] <= e_max mod 32
+    t     = '0;
+    lo_ok = 1'b0;
+    hi_ok = 1'b0;
+    for (int k = 0; k < 64; k++) begin
+      if ({sigmoid_i, e[4:0]} == 6'(k)) begin
+        t     = 5'(T_MAX + k / 32 - k % 32);
+        lo_ok = k % 32 >= E_MIN % 32 + k / 32;
+        hi_ok = k % 32 <= T_MAX % 32 + k / 32;
+      end
+    end
+    below   = (e[7:5] < 3'(E_MIN / 32)) || (e[7:5] == 3'(E_MIN / 32) && !lo_ok);
+    above   = (e[7:5] > 3'(T_MAX / 32)) || (e[7:5] == 3'(T_MAX / 32) && !hi_ok);
+    shifted = {1'b1, x_i[22:24-UW]} >> t;
+    if (below) begin
+      u_d = '0;  // |x| * 2^frac < 1, also zero and subnormals (DAZ)
+    end else if (above) begin
+      u_d = UW'(ACT_U_MAX);  // >= 2^19, also inf (NaN is flagged)
     end else begin
-      u_d = shifted[UW-1:0];
+      u_d = shifted;
     end
     q_flags_d.nan     = (e == 8'hFF) && (x_i[22:0] != 23'd0);
     q_flags_d.neg     = x_i[31];
     q_flags_d.sigmoid = sigmoid_i;
   end
 
-  // ---------------------------------------------------------------- T: table read
+  // ---------------------------------------------------------------- T: table read (ROM)
+  // The ROM and its read register (rom_q) map onto one block RAM per lane.
   flags_t                   t_flags_q;
-  logic [ACT_C0_BITS-1:0]   c0_d, c0_q;
-  logic [ACT_C1_BITS-1:0]   c1_d, c1_q;
-  logic [ACT_FRAC_BITS-1:0] f_q;
+  logic [EW-1:0]            rom [SEGS];
+  logic [EW-1:0]            rom_d, rom_q;
+  logic [FW-1:0]            t_f_q;
 
-  always_comb begin
-    logic [ACT_C0_BITS+ACT_C1_BITS-1:0] entry;
-    entry = ACT_TABLE[u_q[UW-1:ACT_FRAC_BITS]];
-    c0_d  = entry[ACT_C0_BITS+ACT_C1_BITS-1:ACT_C1_BITS];
-    c1_d  = entry[ACT_C1_BITS-1:0];
-  end
-
-  // ---------------------------------------------------------------- I1: multiply
-  flags_t                 i1_flags_q;
-  logic [ACT_C0_BITS-1:0] i1_c0_q;
-  logic [ACT_C1_BITS-1:0] lin_d, lin_q;  // (c1 * f) >> 9 <= c1 <= 512
-
-  always_comb begin
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [ACT_C1_BITS+ACT_FRAC_BITS-1:0] p;  // low ACT_FRAC_BITS are truncated (>> 9)
-    /* verilator lint_on UNUSEDSIGNAL */
-    p     = {{ACT_FRAC_BITS{1'b0}}, c1_q} * {{ACT_C1_BITS{1'b0}}, f_q};
-    lin_d = p[ACT_C1_BITS+ACT_FRAC_BITS-1:ACT_FRAC_BITS];
-  end
-
-  // ---------------------------------------------------------------- I2: add, sign, offset
-  flags_t        i2_flags_d, i2_flags_q;
-  logic [YW-1:0] mag_d, mag_q;  // tanh: |y|; sigmoid: s (non-negative)
-
-  always_comb begin
-    logic [YW-1:0] y;
-    y          = YW'(i1_c0_q) + YW'(lin_q);
-    i2_flags_d = i1_flags_q;
-    if (i1_flags_q.sigmoid) begin
-      mag_d          = i1_flags_q.neg ? YW'(1 << ACT_OUT_FRAC) - y : YW'(1 << ACT_OUT_FRAC) + y;
-      i2_flags_d.neg = 1'b0;
-    end else begin
-      mag_d = y;
+  initial begin
+    for (int k = 0; k < SEGS; k++) begin
+      rom[k] = ACT_TABLE[k];
     end
   end
 
-  // ---------------------------------------------------------------- F: to fp32
+  assign rom_d = rom[u_q[UW-1:ACT_FRAC_BITS]];
+
+  // ---------------------------------------------------------------- R: register the ROM word
+  flags_t                   r_flags_q;
+  logic [ACT_C0_BITS-1:0]   c0_d, c0_q;
+  logic [ACT_C1_BITS-1:0]   c1_d, c1_q;
+  logic signed [FW:0]       fs_d, fs_q;  // f, or -f for a negative x's sigmoid
+
+  always_comb begin
+    c0_d = rom_q[EW-1:ACT_C1_BITS];
+    c1_d = rom_q[ACT_C1_BITS-1:0];
+    fs_d = (t_flags_q.sigmoid && t_flags_q.neg) ? -$signed({1'b0, t_f_q})
+                                                  : $signed({1'b0, t_f_q});
+  end
+
+  // ---------------------------------------------------------------- M: multiply, offset
+  // With P = c1 * f >= 0: o + (P >> 9) = (o * 2^9 + P) >> 9 and o - (P >> 9) =
+  // (o * 2^9 + 511 - P) >> 9, exactly. So mag is one multiply-add, c1 * fs + o * 2^9 (+ 511),
+  // then >> 9: on Xilinx a DSP48 with its A (c1_q), M (prod_q) and P (sum_q) registers.
+  flags_t               m_flags_q;
+  logic signed [SW-1:0] prod_d, prod_q;  // c1 * fs
+  logic signed [SW-1:0] offw_d, offw_q;  // o * 2^9 (+ 511)
+
+  always_comb begin
+    logic [YW-1:0] off;
+    prod_d = SW'($signed({1'b0, c1_q})) * SW'(fs_q);
+    if (!r_flags_q.sigmoid) begin
+      off = YW'(c0_q);
+    end else if (r_flags_q.neg) begin
+      off = YW'(1 << ACT_OUT_FRAC) - YW'(c0_q);
+    end else begin
+      off = YW'(1 << ACT_OUT_FRAC) + YW'(c0_q);
+    end
+    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{r_flags_q.sigmoid && r_flags_q.neg}}}));
+  end
+
+  // ---------------------------------------------------------------- A: add
+  flags_t               a_flags_d, a_flags_q;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic signed [SW-1:0] sum_d, sum_q;  // >= 0: the sign and the 9 bits below mag are unused
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [YW-1:0]        mag;  // sum >> 9: tanh |y|, sigmoid s
+
+  always_comb begin
+    sum_d         = offw_q + prod_q;
+    a_flags_d     = m_flags_q;
+    a_flags_d.neg = m_flags_q.neg && !m_flags_q.sigmoid;  // s is the sigmoid, sign folded in
+  end
+
+  assign mag = sum_q[ACT_FRAC_BITS +: YW];
+
+  // ---------------------------------------------------------------- N1: leading zeros
+  flags_t        n_flags_q;
+  logic [CW-1:0] lz_d, lz_q;
+  logic          zero_d, zero_q;
+  logic [YW-1:0] n_mag_q;
+
+  rill_lzc #(
+    .WIDTH (YW)
+  ) u_lzc (
+    .in_i    (mag),
+    .cnt_o   (lz_d),
+    .empty_o (zero_d)
+  );
+
+  // ---------------------------------------------------------------- N2: to fp32
   logic [31:0] y_d, y_q;
 
   always_comb begin
-    logic [4:0]    msb;
     /* verilator lint_off UNUSEDSIGNAL */
     logic [YW-1:0] norm;  // norm[YW-1] is the hidden bit, implied by the encoding
     /* verilator lint_on UNUSEDSIGNAL */
     logic [7:0]    e;
-    msb = 5'd0;
-    for (int i = 0; i < YW; i++) begin
-      if (mag_q[i]) msb = 5'(i);
-    end
-    norm = mag_q << (5'(YW - 1) - msb);  // MSB at bit YW-1
-    // value = mag * 2^-16 (tanh) or 2^-17 (sigmoid) = 1.f * 2^(msb - frac)
-    e = 8'(127 + 32'(msb)) - (i2_flags_q.sigmoid ? 8'(ACT_OUT_FRAC + 1) : 8'(ACT_OUT_FRAC));
-    if (i2_flags_q.nan) begin
+    norm = n_mag_q << lz_q;  // MSB at bit YW-1
+    // value = mag * 2^-16 (tanh) or 2^-17 (sigmoid) = 1.f * 2^(YW - 1 - lz - frac)
+    e = 8'(127 + YW - 1 - ACT_OUT_FRAC) - 8'(n_flags_q.sigmoid) - 8'(lz_q);
+    if (n_flags_q.nan) begin
       y_d = NAN32;
-    end else if (mag_q == '0) begin
+    end else if (zero_q) begin
       y_d = 32'd0;
     end else begin
-      y_d = {i2_flags_q.neg, e, norm[YW-2:0], {(23 - (YW - 1)){1'b0}}};
+      y_d = {n_flags_q.neg, e, norm[YW-2:0], {(23 - (YW - 1)){1'b0}}};
     end
   end
 
   always_ff @(posedge clk_i) begin
-    q_flags_q  <= q_flags_d;
-    u_q        <= u_d;
-    t_flags_q  <= q_flags_q;
-    c0_q       <= c0_d;
-    c1_q       <= c1_d;
-    f_q        <= u_q[ACT_FRAC_BITS-1:0];
-    i1_flags_q <= t_flags_q;
-    i1_c0_q    <= c0_q;
-    lin_q      <= lin_d;
-    i2_flags_q <= i2_flags_d;
-    mag_q      <= mag_d;
-    y_q        <= y_d;
+    q_flags_q <= q_flags_d;
+    u_q       <= u_d;
+    t_flags_q <= q_flags_q;
+    rom_q     <= rom_d;
+    t_f_q     <= u_q[ACT_FRAC_BITS-1:0];
+    r_flags_q <= t_flags_q;
+    c0_q      <= c0_d;
+    c1_q      <= c1_d;
+    fs_q      <= fs_d;
+    m_flags_q <= r_flags_q;
+    prod_q    <= prod_d;
+    offw_q    <= offw_d;
+    a_flags_q <= a_flags_d;
+    sum_q     <= sum_d;
+    n_flags_q <= a_flags_q;
+    lz_q      <= lz_d;
+    zero_q    <= zero_d;
+    n_mag_q   <= mag;
+    y_q       <= y_d;
   end
 
   assign y_o = y_q;

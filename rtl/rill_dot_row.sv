@@ -1,33 +1,163 @@
 // One row of the matrix unit's block reduction: numerics.block_dot_exact (docs/numerics.md).
 // x_i and w_i are B bf16 values (x already rounded to bf16 by the matrix unit); y_o is fp32.
-// Pipeline (docs/architecture.md), 5 + 2T registers from input to output, T = tree_stages(B):
-//   S1      unpack, DAZ, exponent sums q_i, per-lane live/sign, specials (NaN, +-inf)
-//   X  x T  exponent maximum tree (2 levels per stage); 8x8 significand products in the
-//           first X stage, then delayed
-//   SH      A_i = (M_i << F_ALIGN) >> (E - q_i), negated for negative products
-//   TR x T  exact integer adder tree, 2 levels per stage, 41 + log2(B) bits
-//   C1a     |S| (negate), leading-zero count
-//   C1b     normalising shift |S| << lz, exponent
-//   C2      round to 24 bits (nearest even), exponent, FTZ / overflow / specials
+// Pipeline: dot_stages(T) = 6 + 2T registers from input to output, T = tree_stages(B),
+// L = log2(B), W = 41 + L (signed sum width), MW = W - 1:
+//   S1        unpack, DAZ; per lane the key {live, q_i = ex + ew}, the sign and the
+//             zero/inf/NaN class. (In rill_matrix_unit the bf16 rounding of x comes before S1:
+//             S1 holds two LUT levels and one 9-bit carry chain.)
+//   X x T-1   exponent maximum: each stage a tournament over 4 keys (all six pairwise 10-bit
+//             compares at once, then a one-hot pick). Beside the first: the 8x8 significand
+//             products (DSP, P register), per-lane inf/NaN flags (OR-reduced a stage later),
+//             -(q_i + 64) and the negative-lane counts per six lanes.
+//   D         the last 0..2 maximum levels (a pick among 1, 2 or 4 keys) fused with the
+//             alignment: per lane and candidate c one carry chain c + (-(q_i + 64)), whose
+//             low six bits are (E - q_i)[5:0] and whose sign says E - q_i < 64 (else the
+//             amount clamps to 63: every bit out); the lane value {M_i, 24'b0}, in ones'
+//             complement for a negative lane (the shift fill is then the sign), zero if not
+//             live; with a single candidate, two levels of its 4-way right shift, from the
+//             low amount bits (out of the chain first).
+//   CMP x T   the other shift levels, then 3:2 (full-adder, LUT3) layers spread over the T
+//             stages down to two rows. Rows: B lanes {~neg, 40 bits} (lane value + 2^40 -
+//             [neg]), the negative-lane counts, 2^(W-1) - 1; they sum to S - 1 (mod 2^W).
+//   CPA       S - 1 = A + B and ~S = ~A + ~B, two parallel W-bit carry chains; |S| = ~(S - 1)
+//             or ~~S by the sign.
+//   LZ        leading zeros of each byte of {|S|, 1} and the first byte holding a set bit;
+//             trailing zeros tz of S[MW-26:0] (the same as of |S|) (rill_lzc); per byte k the
+//             sticky limit MW - 26 - 8k - zeros(k).
+//   NRM       lz = 8 * byte + zeros in it (|S| = 0: lz = MW); |S| << lz by bytes, then bits
+//             (the top 25 bits); sticky = tz <= limit of the byte (i.e. lz + tz <= MW - 26);
+//             biased exponent E + const - lz; specials (NaN, +-inf, an exact zero sum -> +0).
+//   R1, R2    rill_fp32_round: nearest-even increment and compares, then select and pack.
+// The ends of the longer delay lines are flip-flops with a reset: synthesis turns a run of
+// plain flip-flops into shift-register LUTs, whose clock-to-output is slow.
 module rill_dot_row
   import rill_pkg::*;
 #(
   parameter int unsigned B = 8
 ) (
   input  logic                clk_i,
-  /* verilator lint_off UNUSEDSIGNAL */
-  input  logic                rst_ni,  // datapath registers carry no state worth resetting
-  /* verilator lint_on UNUSEDSIGNAL */
+  input  logic                rst_ni,  // only the ends of the delay lines (see there)
   input  logic [B-1:0][15:0]  x_i,
   input  logic [B-1:0][15:0]  w_i,
   output logic [31:0]         y_o
 );
   /*verilator no_inline_module*/
 
-  localparam int unsigned L  = $clog2(B);         // tree levels
-  localparam int unsigned T  = tree_stages(B);    // tree pipeline stages
-  localparam int unsigned SW = 41 + L;            // signed sum width
-  localparam int unsigned MW = SW - 1;            // |S| width
+  // ---------------------------------------------------------------- plan (elaboration time)
+  localparam int unsigned L   = $clog2(B);         // maximum-tree levels
+  localparam int unsigned T   = tree_stages(B);    // X stages + D; CMP stages
+  localparam int unsigned W   = 41 + L;            // signed sum width: |S| < B * 2^40
+  localparam int unsigned MW  = W - 1;             // |S| width
+  localparam int unsigned KW  = 10;                // key {live, q}
+  localparam int unsigned NX  = T - 1;             // X stages
+  // CMP stages: whatever dot_stages leaves besides S1, X, D, CPA, LZ, NRM, R1, R2
+  localparam int unsigned NC  = dot_stages(T) - NX - 7;
+  // maximum levels: 2 per X stage (4-way tournament), the rest (0..2) fused into D
+  localparam int unsigned LVD = L - 2 * NX;
+  localparam int unsigned RD  = 1 << LVD;          // keys entering D
+  // shift levels (of three 4-way levels) in D: after a lone difference chain two, after a
+  // pick among candidates none
+  localparam int          NSH_D = (RD == 1) ? 2 : 0;
+  localparam int unsigned SH1 = 3 - NSH_D;         // shift levels in the first CMP stage
+  localparam int unsigned G   = (B + 5) / 6;       // negative-lane count groups
+  localparam int unsigned R0  = B + G + 1;         // rows entering the 3:2 layers
+  localparam int unsigned NL  = layers(R0);        // 3:2 layers down to two rows
+  // the shift levels and 3:2 layers spread evenly over the CMP stages (a 4-way shift level
+  // is a 6-input LUT, slower than a 3:2 layer: with all three the first stage gets a layer
+  // less)
+  localparam int unsigned LPS = (SH1 + NL + NC - 1) / NC;  // LUT levels per CMP stage
+  localparam int unsigned SHX = SH1 + ((SH1 > 2) ? 1 : 0);
+  localparam int unsigned FA0 = (LPS > SHX) ? LPS - SHX : 0;  // 3:2 layers in the first
+  // biased fp32 exponent of |S| * 2^(E - BLOCK_EXP_OFFSET) with the MSB of |S| at MW-1-lz
+  localparam int          EXP_C = 127 - int'(BLOCK_EXP_OFFSET) + int'(MW) - 1;
+
+  // rows out of one 3:2 layer
+  function automatic int unsigned rows_after(int unsigned r);
+    return 2 * (r / 3) + r % 3;
+  endfunction
+
+  function automatic int unsigned rows_at(int unsigned r, int unsigned n);
+    int unsigned x;
+    x = r;
+    for (int unsigned k = 0; k < n; k++) x = rows_after(x);
+    return x;
+  endfunction
+
+  function automatic int unsigned layers(int unsigned r);
+    int unsigned x, n;
+    x = r;
+    n = 0;
+    while (x > 2) begin
+      x = rows_after(x);
+      n++;
+    end
+    return n;
+  endfunction
+
+  // 3:2 layers in CMP stages 0 .. c-1
+  function automatic int unsigned layers_before(int unsigned c);
+    int unsigned n, left;
+    n = 0;
+    left = NL;
+    for (int unsigned k = 0; k < c; k++) begin
+      int unsigned take;
+      take = (k == 0) ? FA0 : LPS;
+      if (k == NC - 1 || take > left) take = left;
+      n += take;
+      left -= take;
+    end
+    return n;
+  endfunction
+
+  // maximum levels of X stage t: the first stages take the fewer
+  function automatic int unsigned lv_x(int unsigned t);
+    int unsigned r;
+    r = L - LVD;
+    return (r * (t + 1)) / NX - (r * t) / NX;
+  endfunction
+
+  // keys entering X stage t (t = NX: entering D)
+  function automatic int unsigned keys_in(int unsigned t);
+    int unsigned n;
+    n = B;
+    for (int unsigned k = 0; k < t; k++) n = n >> lv_x(k);
+    return n;
+  endfunction
+
+  // ---------------------------------------------------------------- helpers (combinational)
+  function automatic logic [W-1:0] maj3(logic [W-1:0] a, logic [W-1:0] b, logic [W-1:0] c);
+    return (a & b) | (a & c) | (b & c);
+  endfunction
+
+  // popcount of six bits
+  function automatic logic [2:0] pc6(logic [5:0] b);
+    logic s1, k1, s2, k2, t;
+    s1 = b[0] ^ b[1] ^ b[2];
+    k1 = (b[0] & b[1]) | (b[0] & b[2]) | (b[1] & b[2]);
+    s2 = b[3] ^ b[4] ^ b[5];
+    k2 = (b[3] & b[4]) | (b[3] & b[5]) | (b[4] & b[5]);
+    t  = s1 & s2;
+    return {(k1 & k2) | (k1 & t) | (k2 & t), k1 ^ k2 ^ t, s1 ^ s2};
+  endfunction
+
+  // (e - q - 64) mod 2^11 in one carry chain (B = 4 only, where -(q + 64) is not ready)
+  function automatic logic [10:0] dsub(logic [8:0] e, logic [8:0] q);
+    logic [10:0] a, b, c, m;
+    a = {2'b0, e};
+    b = ~{2'b0, q};
+    c = 11'd1985;  // -64 - 2047 mod 2^11
+    m = {((a[9:0] & b[9:0]) | (a[9:0] & c[9:0]) | (b[9:0] & c[9:0])), 1'b0};
+    return (a ^ b ^ c) + m;
+  endfunction
+
+  // one 4-way level of a right shift with fill: amt holds the level's two bits in place
+  function automatic logic [39:0] shr(logic [39:0] v, logic fill, logic [5:0] amt);
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [103:0] e;  // fill for a shift by up to 63; the upper part is not needed
+    /* verilator lint_on UNUSEDSIGNAL */
+    e = {{64{fill}}, v} >> amt;
+    return e[39:0];
+  endfunction
 
   typedef struct packed {
     logic nan;
@@ -35,286 +165,489 @@ module rill_dot_row
     logic ninf;
   } spec_t;
 
-  // ---------------------------------------------------------------- S1: unpack
-  logic [B-1:0]      s1_live_d, s1_live_q, s1_neg_d, s1_neg_q;
-  logic [8:0]        s1_e_d [B];
-  logic [8:0]        s1_e_q [B];
-  logic [7:0]        s1_mx_d [B];
-  logic [7:0]        s1_mx_q [B];
-  logic [7:0]        s1_mw_d [B];
-  logic [7:0]        s1_mw_q [B];
-  spec_t             s1_spec_d, s1_spec_q;
+  typedef struct packed {
+    logic       live;  // neither operand zero/subnormal, inf or NaN
+    logic [8:0] q;     // exponent sum
+  } key_t;
 
-  always_comb begin
-    logic [B-1:0] nan_l, inf_l;
-    for (int i = 0; i < B; i++) begin
-      logic xz, wz, xinf, winf, xnan, wnan;
-      xz   = x_i[i][14:7] == 8'd0;  // zero or subnormal (DAZ)
-      wz   = w_i[i][14:7] == 8'd0;
-      xinf = (x_i[i][14:7] == 8'hFF) && (x_i[i][6:0] == 7'd0);
-      winf = (w_i[i][14:7] == 8'hFF) && (w_i[i][6:0] == 7'd0);
-      xnan = (x_i[i][14:7] == 8'hFF) && (x_i[i][6:0] != 7'd0);
-      wnan = (w_i[i][14:7] == 8'hFF) && (w_i[i][6:0] != 7'd0);
-      s1_live_d[i] = !(xz || wz || x_i[i][14:7] == 8'hFF || w_i[i][14:7] == 8'hFF);
-      s1_neg_d[i]  = x_i[i][15] ^ w_i[i][15];
-      s1_e_d[i]    = s1_live_d[i] ? {1'b0, x_i[i][14:7]} + {1'b0, w_i[i][14:7]} : 9'd0;
-      s1_mx_d[i]   = {1'b1, x_i[i][6:0]};
-      s1_mw_d[i]   = {1'b1, w_i[i][6:0]};
-      nan_l[i]     = xnan | wnan | (xinf & wz) | (winf & xz);
-      inf_l[i]     = (xinf | winf) & ~nan_l[i];
-    end
-    s1_spec_d.pinf = |(inf_l & ~s1_neg_d);
-    s1_spec_d.ninf = |(inf_l & s1_neg_d);
-    s1_spec_d.nan  = |nan_l | (s1_spec_d.pinf & s1_spec_d.ninf);
-  end
+  typedef struct packed {
+    logic       neg;
+    logic [6:0] mx, mw;
+    logic       xz, xinf, xnan, wz, winf, wnan;
+  } lane_t;
 
-  always_ff @(posedge clk_i) begin
-    s1_live_q <= s1_live_d;
-    s1_neg_q  <= s1_neg_d;
-    s1_e_q    <= s1_e_d;
-    s1_mx_q   <= s1_mx_d;
-    s1_mw_q   <= s1_mw_d;
-    s1_spec_q <= s1_spec_d;
-  end
-
-  // ---------------------------------------------------------------- X: max tree, products
-  // lane data travels alongside the tree: x_*_q[t] is the register at the end of stage t
-  logic [15:0]  x_prod_d [T][B];
-  logic [15:0]  x_prod_q [T][B];
-  logic [8:0]   x_e_d [T][B];
-  logic [8:0]   x_e_q [T][B];
-  logic [B-1:0] x_live_d [T];
-  logic [B-1:0] x_live_q [T];
-  logic [B-1:0] x_neg_d [T];
-  logic [B-1:0] x_neg_q [T];
-  spec_t        x_spec_d [T];
-  spec_t        x_spec_q [T];
+  // ---------------------------------------------------------------- S1: unpack, keys
+  key_t  [B-1:0] s1_key_d, s1_key_q;
+  lane_t [B-1:0] s1_lane_d, s1_lane_q;
 
   always_comb begin
     for (int i = 0; i < B; i++) begin
-      x_prod_d[0][i] = {8'd0, s1_mx_q[i]} * {8'd0, s1_mw_q[i]};
-    end
-    x_e_d[0]    = s1_e_q;
-    x_live_d[0] = s1_live_q;
-    x_neg_d[0]  = s1_neg_q;
-    x_spec_d[0] = s1_spec_q;
-    for (int t = 1; t < T; t++) begin
-      x_prod_d[t] = x_prod_q[t-1];
-      x_e_d[t]    = x_e_q[t-1];
-      x_live_d[t] = x_live_q[t-1];
-      x_neg_d[t]  = x_neg_q[t-1];
-      x_spec_d[t] = x_spec_q[t-1];
+      logic [7:0] xe, we;
+      logic [6:0] xm, wm;
+      logic       xff, wff;
+      xe  = x_i[i][14:7];
+      we  = w_i[i][14:7];
+      xm  = x_i[i][6:0];
+      wm  = w_i[i][6:0];
+      xff = xe == 8'hFF;
+      wff = we == 8'hFF;
+      s1_key_d[i].live   = (xe != 8'd0) && !xff && (we != 8'd0) && !wff;
+      // q = xe + we: bit 8 as the carry out (xe + we >= 256 <=> xe > ~we) of a parallel
+      // 8-bit chain, one CARRY4 shorter than a 9-bit sum
+      s1_key_d[i].q      = {xe > ~we, xe + we};
+      s1_lane_d[i].neg   = x_i[i][15] ^ w_i[i][15];
+      s1_lane_d[i].mx    = xm;
+      s1_lane_d[i].mw    = wm;
+      s1_lane_d[i].xz    = xe == 8'd0;  // zero or subnormal (DAZ)
+      s1_lane_d[i].xinf  = xff && (xm == 7'd0);
+      s1_lane_d[i].xnan  = xff && (xm != 7'd0);
+      s1_lane_d[i].wz    = we == 8'd0;
+      s1_lane_d[i].winf  = wff && (wm == 7'd0);
+      s1_lane_d[i].wnan  = wff && (wm != 7'd0);
     end
   end
 
   always_ff @(posedge clk_i) begin
-    x_prod_q <= x_prod_d;
-    x_e_q    <= x_e_d;
-    x_live_q <= x_live_d;
-    x_neg_q  <= x_neg_d;
-    x_spec_q <= x_spec_d;
+    s1_key_q  <= s1_key_d;
+    s1_lane_q <= s1_lane_d;
   end
 
-  for (genvar t = 0; t < T; t++) begin : gen_x
-    localparam int unsigned LV = (L - 2 * t >= 2) ? 2 : 1;   // levels in this stage
-    localparam int unsigned NI = B >> (2 * t);              // entries in
-    localparam int unsigned NO = NI >> LV;                  // entries out
-    logic [8:0] e_in [NI];
-    logic [8:0] e_d [NO];
-    logic [8:0] e_q [NO];
-    if (t == 0) begin : gen_in_first
-      assign e_in = s1_e_q;
-    end else begin : gen_in_next
-      assign e_in = gen_x[t-1].e_q;
-    end
-    if (LV == 2) begin : gen_two
-      always_comb begin
-        logic [8:0] l1 [NI/2];
-        for (int j = 0; j < NI / 2; j++) begin
-          l1[j] = (e_in[2*j] > e_in[2*j+1]) ? e_in[2*j] : e_in[2*j+1];
-        end
-        for (int j = 0; j < NO; j++) begin
-          e_d[j] = (l1[2*j] > l1[2*j+1]) ? l1[2*j] : l1[2*j+1];
-        end
-      end
-    end else begin : gen_one
-      always_comb begin
-        for (int j = 0; j < NO; j++) begin
-          e_d[j] = (e_in[2*j] > e_in[2*j+1]) ? e_in[2*j] : e_in[2*j+1];
-        end
-      end
-    end
-    always_ff @(posedge clk_i) begin
-      e_q <= e_d;
-    end
-  end
-
-  // ---------------------------------------------------------------- SH: align, sign
-  logic signed [SW-1:0] sh_a_d [B];
-  logic signed [SW-1:0] sh_a_q [B];
-  logic [8:0]           sh_emax_q;
-  spec_t                sh_spec_q;
+  // ---------------------------------------------------------------- beside the X stages
+  // from the S1 registers: block specials, negative-lane counts, products, per-lane sign,
+  // live and -(q_i + 64); they travel in delay lines to the stage that uses them
+  spec_t               sp_d, sp_nrm;
+  logic [B-1:0]        spl_d_nan, spl_d_pinf, spl_d_ninf;  // per-lane flags, registered
+  logic [B-1:0]        spl_nan_q, spl_pinf_q, spl_ninf_q;  // in X1 (or D)
+  logic [G-1:0][2:0]   cnt_d, cnt_cmp;
+  logic [B-1:0][16:0]  prod_d;          // 2^16 + M_i: the constant keeps the DSP's post-adder,
+  /* verilator lint_off UNUSEDSIGNAL */ // so the register after it packs as PREG
+  logic [B-1:0][16:0]  prod_dd;         // bit 16 is that constant
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [B-1:0]        neg_s1, live_s1, neg_dd, live_dd;
+  logic [B-1:0][10:0]  nq_s1, nq_dd;
 
   always_comb begin
-    logic [8:0] emax;
-    emax = gen_x[T-1].e_q[0];
+    logic [B-1:0]   nan_l, inf_l, nl;
+    logic [6*G-1:0] nl_pad;
     for (int i = 0; i < B; i++) begin
-      logic [8:0]  d;
-      logic [39:0] mag;
-      d   = emax - x_e_q[T-1][i];
-      mag = {x_prod_q[T-1][i], 24'd0} >> d;  // F_ALIGN = 24 fraction bits, truncated
-      if (!x_live_q[T-1][i]) begin
-        sh_a_d[i] = '0;
-      end else if (x_neg_q[T-1][i]) begin
-        sh_a_d[i] = -$signed({{(SW - 40){1'b0}}, mag});
-      end else begin
-        sh_a_d[i] = $signed({{(SW - 40){1'b0}}, mag});
-      end
+      lane_t ln;
+      ln         = s1_lane_q[i];
+      neg_s1[i]  = ln.neg;
+      live_s1[i] = s1_key_q[i].live;
+      nq_s1[i]   = 11'd1984 - {2'b0, s1_key_q[i].q};  // -(q_i + 64) mod 2^11
+      nl[i]      = ln.neg & s1_key_q[i].live;
+      nan_l[i]   = ln.xnan | ln.wnan | (ln.xinf & ln.wz) | (ln.winf & ln.xz);
+      inf_l[i]   = (ln.xinf | ln.winf) & ~nan_l[i];
+      prod_d[i]  = 17'h1_0000 + {9'd0, 1'b1, ln.mx} * {9'd0, 1'b1, ln.mw};
+    end
+    spl_d_nan  = nan_l;
+    spl_d_pinf = inf_l & ~neg_s1;
+    spl_d_ninf = inf_l & neg_s1;
+    nl_pad = (6 * G)'(nl);
+    for (int g = 0; g < G; g++) begin
+      cnt_d[g] = pc6(nl_pad[6*g +: 6]);
     end
   end
 
   always_ff @(posedge clk_i) begin
-    sh_a_q    <= sh_a_d;
-    sh_emax_q <= gen_x[T-1].e_q[0];
-    sh_spec_q <= x_spec_q[T-1];
+    spl_nan_q  <= spl_d_nan;
+    spl_pinf_q <= spl_d_pinf;
+    spl_ninf_q <= spl_d_ninf;
   end
 
-  // ---------------------------------------------------------------- TR: adder tree
-  logic [8:0] tr_emax_d [T];
-  logic [8:0] tr_emax_q [T];
-  spec_t      tr_spec_d [T];
-  spec_t      tr_spec_q [T];
-
+  // the block's specials, a stage later
   always_comb begin
-    tr_emax_d[0] = sh_emax_q;
-    tr_spec_d[0] = sh_spec_q;
-    for (int t = 1; t < T; t++) begin
-      tr_emax_d[t] = tr_emax_q[t-1];
-      tr_spec_d[t] = tr_spec_q[t-1];
-    end
+    sp_d.pinf = |spl_pinf_q;
+    sp_d.ninf = |spl_ninf_q;
+    sp_d.nan  = |spl_nan_q | (sp_d.pinf & sp_d.ninf);
   end
 
-  always_ff @(posedge clk_i) begin
-    tr_emax_q <= tr_emax_d;
-    tr_spec_q <= tr_spec_d;
-  end
+  // Delay lines end in a flip-flop with a reset: the synthesis maps a longer run of plain
+  // flip-flops to shift-register LUTs, whose clock-to-output is slow.
+  spec_t             sp_dly, sp_lz_q;
+  logic [G-1:0][2:0] cnt_dly, cnt_d_q;
 
-  for (genvar t = 0; t < T; t++) begin : gen_tr
-    localparam int unsigned LV = (L - 2 * t >= 2) ? 2 : 1;
-    localparam int unsigned NI = B >> (2 * t);
-    localparam int unsigned NO = NI >> LV;
-    logic signed [SW-1:0] s_in [NI];
-    logic signed [SW-1:0] s_d [NO];
-    logic signed [SW-1:0] s_q [NO];
-    if (t == 0) begin : gen_in_first
-      assign s_in = sh_a_q;
-    end else begin : gen_in_next
-      assign s_in = gen_tr[t-1].s_q;
-    end
-    if (LV == 2) begin : gen_two
-      always_comb begin
-        logic signed [SW-1:0] l1 [NI/2];
-        for (int j = 0; j < NI / 2; j++) begin
-          l1[j] = s_in[2*j] + s_in[2*j+1];
-        end
-        for (int j = 0; j < NO; j++) begin
-          s_d[j] = l1[2*j] + l1[2*j+1];
-        end
-      end
-    end else begin : gen_one
-      always_comb begin
-        for (int j = 0; j < NO; j++) begin
-          s_d[j] = s_in[2*j] + s_in[2*j+1];
-        end
-      end
-    end
-    always_ff @(posedge clk_i) begin
-      s_q <= s_d;
-    end
-  end
+  // specials (reduced in the stage after X1): registered there .. CPA (delay line) and
+  // in LZ; read in NRM
+  rill_delay #(.WIDTH($bits(spec_t)), .DEPTH(NX + NC + 1)) u_dly_spec (
+    .clk_i, .in_i(sp_d), .out_o(sp_dly)
+  );
 
-  // ---------------------------------------------------------------- C1a: |S|, leading zeros
-  logic              c1a_neg_d, c1a_neg_q, c1a_zero_d, c1a_zero_q;
-  logic [MW-1:0]     c1a_mag_d, c1a_mag_q;
-  logic [6:0]        c1a_lz_d, c1a_lz_q;
-  logic [8:0]        c1a_emax_q;
-  spec_t             c1a_spec_q;
+  // negative-lane counts: registered in X1 .. (delay line) and D; read in the first CMP
+  rill_delay #(.WIDTH(3 * G), .DEPTH(T - 1)) u_dly_cnt (
+    .clk_i, .in_i(cnt_d), .out_o(cnt_dly)
+  );
 
-  always_comb begin
-    logic signed [SW-1:0] s;
-    s         = gen_tr[T-1].s_q[0];
-    c1a_mag_d = s[SW-1] ? MW'(-s) : MW'(s);  // |S| < 2^(SW-1)
-    c1a_lz_d  = 7'd0;
-    for (int i = 0; i < MW; i++) begin
-      if (c1a_mag_d[i]) c1a_lz_d = 7'(MW - 1 - i);
-    end
-    c1a_neg_d  = s[SW-1];
-    c1a_zero_d = c1a_mag_d == '0;
-  end
-
-  always_ff @(posedge clk_i) begin
-    c1a_neg_q  <= c1a_neg_d;
-    c1a_zero_q <= c1a_zero_d;
-    c1a_mag_q  <= c1a_mag_d;
-    c1a_lz_q   <= c1a_lz_d;
-    c1a_emax_q <= tr_emax_q[T-1];
-    c1a_spec_q <= tr_spec_q[T-1];
-  end
-
-  // ---------------------------------------------------------------- C1b: normalise, exponent
-  logic              c1_neg_q, c1_zero_q;
-  logic [MW-1:0]     c1_norm_d, c1_norm_q;
-  logic signed [11:0] c1_exp_d, c1_exp_q;  // biased fp32 exponent before rounding
-  spec_t             c1_spec_q;
-
-  always_comb begin
-    c1_norm_d = c1a_mag_q << c1a_lz_q;
-    // value = S * 2^(E - BLOCK_EXP_OFFSET); the MSB of |S| is bit MW-1-lz
-    c1_exp_d  = 12'sd127 - 12'(BLOCK_EXP_OFFSET) + 12'(MW - 1) - $signed({5'd0, c1a_lz_q})
-              + $signed({3'd0, c1a_emax_q});
-  end
-
-  always_ff @(posedge clk_i) begin
-    c1_neg_q  <= c1a_neg_q;
-    c1_zero_q <= c1a_zero_q;
-    c1_norm_q <= c1_norm_d;
-    c1_exp_q  <= c1_exp_d;
-    c1_spec_q <= c1a_spec_q;
-  end
-
-  // ---------------------------------------------------------------- C2: round, specials
-  logic [31:0] y_d, y_q;
-
-  always_comb begin
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [24:0] r;  // r[23] is the hidden bit, implied by the encoding
-    /* verilator lint_on UNUSEDSIGNAL */
-    logic signed [11:0] e;
-    logic inc;
-    inc = c1_norm_q[MW-25] & ((|c1_norm_q[MW-26:0]) | c1_norm_q[MW-24]);
-    r   = {1'b0, c1_norm_q[MW-1 -: 24]} + {24'd0, inc};
-    e   = r[24] ? c1_exp_q + 12'sd1 : c1_exp_q;
-    if (c1_spec_q.nan) begin
-      y_d = NAN32;
-    end else if (c1_spec_q.pinf) begin
-      y_d = 32'h7F80_0000;
-    end else if (c1_spec_q.ninf) begin
-      y_d = 32'hFF80_0000;
-    end else if (c1_zero_q) begin
-      y_d = 32'd0;  // an exact zero sum (or no live lane) is +0
-    end else if (e >= 12'sd255) begin
-      y_d = {c1_neg_q, 8'hFF, 23'd0};
-    end else if (e <= 12'sd0) begin
-      y_d = {c1_neg_q, 31'd0};  // FTZ after rounding
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      sp_lz_q <= '0;
+      cnt_d_q <= '0;
     end else begin
-      y_d = {c1_neg_q, e[7:0], r[24] ? 23'd0 : r[22:0]};
+      sp_lz_q <= sp_dly;
+      cnt_d_q <= cnt_dly;
+    end
+  end
+  assign sp_nrm  = sp_lz_q;
+  assign cnt_cmp = cnt_d_q;
+
+  // products: to D (a wire when D is the stage after S1)
+  rill_delay #(.WIDTH(17 * B), .DEPTH(T - 1)) u_dly_prod (
+    .clk_i, .in_i(prod_d), .out_o(prod_dd)
+  );
+
+  rill_delay #(.WIDTH(13 * B), .DEPTH(T - 1)) u_dly_lane (
+    .clk_i, .in_i({neg_s1, live_s1, nq_s1}), .out_o({neg_dd, live_dd, nq_dd})
+  );
+
+  // ---------------------------------------------------------------- X: maximum tournaments
+  for (genvar t = 0; t < NX; t++) begin : gen_x
+    localparam int unsigned NI  = keys_in(t);
+    localparam int unsigned RAD = 1 << lv_x(t);
+    localparam int unsigned NO  = NI / RAD;
+    key_t [NI-1:0] k_in;
+    key_t [NO-1:0] k_d, k_q;
+    if (t == 0) begin : gen_in_first
+      assign k_in = s1_key_q;
+    end else begin : gen_in_next
+      assign k_in = gen_x[t-1].k_q;
+    end
+    always_comb begin
+      for (int g = 0; g < NO; g++) begin
+        logic [RAD-1:0] win;
+        win = '1;
+        for (int j = 0; j < RAD; j++) begin
+          for (int k = j + 1; k < RAD; k++) begin
+            logic ge;  // ties go to the lower index: exactly one winner
+            ge     = k_in[g*RAD+j] >= k_in[g*RAD+k];
+            win[j] = win[j] & ge;
+            win[k] = win[k] & ~ge;
+          end
+        end
+        k_d[g] = '0;
+        for (int j = 0; j < RAD; j++) begin
+          k_d[g] = k_d[g] | ({KW{win[j]}} & k_in[g*RAD+j]);
+        end
+      end
+    end
+    always_ff @(posedge clk_i) begin
+      k_q <= k_d;
+    end
+  end
+
+  // ---------------------------------------------------------------- D: alignment, shift
+  key_t [RD-1:0]       d_keys;
+  logic [B-1:0][39:0]  d_val_d, d_val_q;     // lane value after NSH_D shift levels
+  logic [B-1:0][5:0]   d_sh_d, d_sh_q;       // clamped shift amount (CMP uses the rest)
+  logic [B-1:0]        d_nl_q;              // negative and live: complemented
+  logic [8:0]          d_emax_d, d_emax_q;
+
+  if (NX == 0) begin : gen_d_in_s1
+    assign d_keys = s1_key_q;
+  end else begin : gen_d_in_x
+    assign d_keys = gen_x[NX-1].k_q;
+  end
+
+  always_comb begin
+    logic [RD-1:0] win;
+    key_t          emax;
+    win = '1;
+    for (int j = 0; j < RD; j++) begin
+      for (int k = j + 1; k < RD; k++) begin
+        logic ge;
+        ge     = d_keys[j] >= d_keys[k];
+        win[j] = win[j] & ge;
+        win[k] = win[k] & ~ge;
+      end
+    end
+    emax = '0;
+    for (int j = 0; j < RD; j++) begin
+      emax = emax | ({KW{win[j]}} & d_keys[j]);
+    end
+    d_emax_d = emax.q;
+    for (int i = 0; i < B; i++) begin
+      logic [6:0]  rs;  // {E - q_i < 64, (E - q_i)[5:0]} of the winning candidate
+      logic        nl;
+      logic [39:0] v;
+      rs = '0;
+      for (int j = 0; j < RD; j++) begin
+        /* verilator lint_off UNUSEDSIGNAL */
+        logic [10:0] r;  // r[9:6]: the exponent difference above the shift range
+        /* verilator lint_on UNUSEDSIGNAL */
+        if (T == 1) begin
+          r = dsub(d_keys[j].q, s1_key_q[i].q);  // D is the stage after S1
+        end else begin
+          r = {2'b0, d_keys[j].q} + nq_dd[i];
+        end
+        rs = rs | ({7{win[j]}} & {r[10], r[5:0]});
+      end
+      // E - q_i >= 64: shift by 63, every bit out (the CMP levels alone shift by >= 48)
+      d_sh_d[i] = rs[5:0] | {6{~rs[6]}};
+      // lane value (F_ALIGN = 24 fraction bits) {M_i, 24'b0}: ones' complement for a
+      // negative lane (the shift fill is then the sign), zero for a lane that is not live;
+      // shifted from the low amount bits up (they leave the carry chain first)
+      nl = neg_dd[i] & live_dd[i];
+      v  = live_dd[i] ? {prod_dd[i][15:0] ^ {16{nl}}, {24{nl}}} : 40'd0;
+      for (int s = 0; s < NSH_D; s++) begin
+        v = shr(v, nl, rs[5:0] & (6'd3 << (2 * s)));
+      end
+      d_val_d[i] = v;
     end
   end
 
   always_ff @(posedge clk_i) begin
-    y_q <= y_d;
+    d_val_q  <= d_val_d;
+    d_sh_q   <= d_sh_d;
+    d_nl_q   <= neg_dd & live_dd;
+    d_emax_q <= d_emax_d;
   end
 
-  assign y_o = y_q;
+  // ---------------------------------------------------------------- CMP: 3:2 layers
+  logic [R0-1:0][W-1:0] rows0;
+  logic signed [9:0]    c_emax_d, c_emax_q, c_emax_nrm;  // E + EXP_C
+
+  always_comb begin
+    for (int i = 0; i < B; i++) begin
+      logic [39:0] v;
+      v = d_val_q[i];
+      for (int s = NSH_D; s < 3; s++) begin
+        v = shr(v, d_nl_q[i], d_sh_q[i] & (6'd3 << (2 * s)));
+      end
+      // row = lane value + 2^40 - [negative]: bit 40 is ~sign, nothing above
+      rows0[i] = W'({~d_nl_q[i], v});
+    end
+    for (int g = 0; g < G; g++) begin
+      rows0[B+g] = W'(cnt_cmp[g]);  // the +1 of each complemented lane
+    end
+    // B * 2^40 = 2^(W-1) is taken back by the constant: the rows sum to S - 1 (mod 2^W)
+    rows0[B+G] = {1'b0, {(W - 1){1'b1}}};
+    c_emax_d = 10'(d_emax_q) + 10'(EXP_C);
+  end
+
+  // CMP stage c: layers layers_before(c) .. layers_before(c + 1) - 1, then a register
+  for (genvar c = 0; c < NC; c++) begin : gen_cmp
+    localparam int unsigned LA = layers_before(c);
+    localparam int unsigned LB = layers_before(c + 1);
+    localparam int unsigned RI = rows_at(R0, LA);
+    localparam int unsigned RO = rows_at(R0, LB);
+    logic [RI-1:0][W-1:0] r_in;
+    logic [RO-1:0][W-1:0] r_out, r_q;
+    if (c == 0) begin : gen_in_first
+      assign r_in = rows0;
+    end else begin : gen_in_next
+      assign r_in = gen_cmp[c-1].r_q;
+    end
+    if (LB == LA) begin : gen_none
+      assign r_out = r_in;
+    end else begin : gen_layers
+      for (genvar l = LA; l < LB; l++) begin : gen_layer
+        localparam int unsigned LI  = rows_at(R0, l);
+        localparam int unsigned LO  = rows_at(R0, l + 1);
+        localparam int unsigned NG  = LI / 3;
+        localparam int unsigned REM = LI % 3;
+        logic [LI-1:0][W-1:0] a;
+        logic [LO-1:0][W-1:0] y;
+        if (l == LA) begin : gen_a_in
+          assign a = r_in;
+        end else begin : gen_a_prev
+          assign a = gen_layer[l-1].y;
+        end
+        for (genvar g = 0; g < NG; g++) begin : gen_fa
+          assign y[2*g]   = a[3*g] ^ a[3*g+1] ^ a[3*g+2];
+          assign y[2*g+1] = maj3(a[3*g], a[3*g+1], a[3*g+2]) << 1;
+        end
+        if (REM > 0) begin : gen_pass
+          assign y[LO-1 -: REM] = a[LI-1 -: REM];
+        end
+      end
+      assign r_out = gen_layer[LB-1].y;
+    end
+    always_ff @(posedge clk_i) begin
+      r_q <= r_out;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    c_emax_q <= c_emax_d;
+  end
+
+  logic [1:0][W-1:0] cmp_q;  // the last CMP register: two rows
+  assign cmp_q = (2 * W)'(gen_cmp[NC-1].r_q);
+
+  // E + EXP_C: registered in the first CMP stage, the other CMP stages and CPA (delay line)
+  // and LZ; read in NRM
+  logic signed [9:0] c_emax_dly;
+  rill_delay #(.WIDTH(10), .DEPTH(NC)) u_dly_emax (
+    .clk_i, .in_i(c_emax_q), .out_o(c_emax_dly)
+  );
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      c_emax_nrm <= '0;
+    end else begin
+      c_emax_nrm <= c_emax_dly;
+    end
+  end
+
+  // The zero counters (LZ) get a set guard bit below their input: never empty, so their
+  // empty-to-all-ones output mux folds away. |S| = 0 gives lz = MW; no set bit in
+  // S[NT-1:0] gives tz = NT, which the sticky compare rejects by itself.
+  localparam int unsigned NT  = MW - 25;  // the sticky needs trailing zeros in [MW-26:0] only
+  localparam int unsigned NTW = $clog2(NT + 1);
+
+  // ---------------------------------------------------------------- CPA: |S|
+  logic [MW-1:0] abs_d, abs_q, lz_abs_q;  // |S| (CPA), again (LZ)
+  logic          neg_d, neg_q, lz_neg_q;
+  logic [NT-1:0] s_low_d, s_low_q;  // S[NT-1:0], for the trailing zeros
+
+  always_comb begin
+    logic [MW-1:0] m1;  // S - 1 (its sign bit is not needed: |S| < 2^(W-1))
+    logic [W-1:0]  ns;
+    m1      = cmp_q[0][MW-1:0] + cmp_q[1][MW-1:0];
+    ns      = ~cmp_q[0] + ~cmp_q[1];  // -(S - 1) - 2 = ~S
+    neg_d   = ~ns[W-1];
+    abs_d   = neg_d ? ~m1 : ~ns[MW-1:0];  // -S = ~(S - 1), S = ~~S
+    s_low_d = ~ns[NT-1:0];
+  end
+
+  always_ff @(posedge clk_i) begin
+    abs_q   <= abs_d;
+    neg_q   <= neg_d;
+    s_low_q <= s_low_d;
+  end
+
+  // ---------------------------------------------------------------- LZ: zero counts
+  // |S| and a set guard bit below it, padded to NBK bytes: u. LZ counts the leading zeros of
+  // each byte and finds the first byte with a set bit (it exists: the guard); NRM takes
+  // lz = 8 * byte + count[byte] (|S| = 0 gives lz = MW) and shifts by bytes, then bits.
+  localparam int unsigned NBK = (MW + 1 + 7) / 8;
+  localparam int unsigned U   = 8 * NBK;
+  localparam int unsigned CBW = $clog2(NBK);
+
+  logic [NBK-1:0][7:0] u_lz;       // byte NBK-1-k is byte k from the top
+  logic [NBK-1:0]      byte_any;   // MSB first: bit NBK-1-k for byte k from the top
+  logic [NBK-1:0][2:0] fine_d, fine_q;  // [k]: leading zeros of byte k from the top
+  // [k]: if the leading one is in byte k, the sticky bit is tz <= lim[k] (lim >= 0):
+  // lz + tz <= MW - 26 with lz = 8k + fine[k]
+  logic [NBK-1:0][6:0] lim_d, lim_q;
+  logic [CBW-1:0]      byte_d, byte_q;
+  logic [NT-1:0]       s_rev;
+  logic [NTW-1:0]      tz_d, tz_q;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [NBK-1:0]      fine_empty;  // an empty byte's count is never picked
+  logic                byte_empty, tz_empty;  // constant 0 (the guard bits)
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  always_comb begin
+    u_lz = U'({abs_q, 1'b1}) << (U - MW - 1);
+    for (int k = 0; k < NBK; k++) byte_any[k] = |u_lz[k];
+    // trailing zeros of |S| = those of S: the reversed S into a leading-zero counter
+    for (int k = 0; k < NT; k++) s_rev[k] = s_low_q[NT-1-k];
+  end
+
+  for (genvar k = 0; k < NBK; k++) begin : gen_byte
+    rill_lzc #(.WIDTH(8)) u_lzc (
+      .in_i    (u_lz[NBK-1-k]),
+      .cnt_o   (fine_d[k]),
+      .empty_o (fine_empty[k])
+    );
+  end
+
+  always_comb begin
+    for (int k = 0; k < NBK; k++) begin
+      lim_d[k] = 7'(int'(MW) - 26 - 8 * k) - {4'd0, fine_d[k]};
+    end
+  end
+
+  rill_lzc #(.WIDTH(NBK)) u_lzc_byte (
+    .in_i    (byte_any),
+    .cnt_o   (byte_d),
+    .empty_o (byte_empty)
+  );
+
+  rill_lzc #(.WIDTH(NT + 1)) u_tzc (
+    .in_i    ({s_rev, 1'b1}),
+    .cnt_o   (tz_d),
+    .empty_o (tz_empty)
+  );
+
+  always_ff @(posedge clk_i) begin
+    fine_q   <= fine_d;
+    lim_q    <= lim_d;
+    byte_q   <= byte_d;
+    tz_q     <= tz_d;
+    lz_neg_q <= neg_q;
+    lz_abs_q <= abs_q;
+  end
+
+  // ---------------------------------------------------------------- NRM: normalise
+  typedef struct packed {
+    logic              neg;
+    logic signed [9:0] exp;
+    logic [23:0]       sig;
+    logic              guard;
+    logic              sticky;
+    logic              zero;
+    spec_t             spec;
+  } nrm_t;
+
+  nrm_t nrm_d, nrm_q;
+
+  always_comb begin
+    logic [5:0]   lz;
+    logic [2:0]   fine;
+    logic [NBK-1:0] stk;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [U-1:0] norm;  // below guard: the sticky comes from the zero counts
+    /* verilator lint_on UNUSEDSIGNAL */
+    fine         = fine_q[byte_q];
+    lz           = {3'(byte_q), fine};
+    norm         = (U'(lz_abs_q) << (U - MW)) << {byte_q, 3'b000};  // no guard bit here
+    norm         = norm << fine;
+    nrm_d.neg    = lz_neg_q;
+    nrm_d.exp    = c_emax_nrm - $signed({4'd0, lz});
+    nrm_d.sig    = norm[U-1 -: 24];
+    nrm_d.guard  = norm[U-25];
+    // a set bit below guard: the lowest set bit (tz) at or below MW - 26 - lz, for every
+    // byte at once, then picked
+    for (int k = 0; k < NBK; k++) begin
+      stk[k] = !lim_q[k][6] && (7'(tz_q) <= lim_q[k]);
+    end
+    nrm_d.sticky = stk[byte_q];
+    nrm_d.zero   = lz == 6'(MW);  // an exact zero sum (or no live lane) is +0
+    nrm_d.spec   = sp_nrm;
+  end
+
+  always_ff @(posedge clk_i) begin
+    nrm_q <= nrm_d;
+  end
+
+  // ---------------------------------------------------------------- R1, R2: round
+  logic        special;
+  logic [31:0] special_val;
+
+  always_comb begin
+    special = nrm_q.spec.nan | nrm_q.spec.pinf | nrm_q.spec.ninf | nrm_q.zero;
+    if (nrm_q.spec.nan) begin
+      special_val = NAN32;
+    end else if (nrm_q.spec.pinf) begin
+      special_val = 32'h7F80_0000;
+    end else if (nrm_q.spec.ninf) begin
+      special_val = 32'hFF80_0000;
+    end else begin
+      special_val = 32'd0;
+    end
+  end
+
+  rill_fp32_round #(.EXP_W(10)) u_round (
+    .clk_i,
+    .sign_i        (nrm_q.neg),
+    .exp_i         (nrm_q.exp),
+    .sig_i         (nrm_q.sig),
+    .guard_i       (nrm_q.guard),
+    .sticky_i      (nrm_q.sticky),
+    .special_i     (special),
+    .special_val_i (special_val),
+    .y_o
+  );
 
 endmodule

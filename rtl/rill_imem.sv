@@ -1,5 +1,8 @@
 // A core's instruction memory: INSTR_DEPTH bundles, registered read (address in cycle t,
-// bundle in cycle t+1), written one bundle per cycle by the load port.
+// bundle in cycle t+1), written one bundle per cycle by the load port. A plain 1-write 1-read
+// memory with the block RAM's own read register: the read data is not reset (an asynchronous
+// reset there costs a LUT per bit after the block RAM); the core reads the bundle only when
+// it issues, which is never in the first cycle after reset.
 //
 // Simulation backdoor: +rill_imem<CORE_ID>=<file> preloads by $readmemh (one bundle per line,
 // the little-endian bundle integer in hex).
@@ -10,7 +13,10 @@ module rill_imem #(
   localparam int unsigned AddrW      = $clog2(INSTR_DEPTH)
 ) (
   input  logic             clk_i,
+  // no state needs a reset here (memory and read-data register); kept for the uniform port list
+  /* verilator lint_off UNUSEDSIGNAL */
   input  logic             rst_ni,
+  /* verilator lint_on UNUSEDSIGNAL */
   input  logic             wr_en_i,
   input  logic [AddrW-1:0] wr_addr_i,
   input  logic [WIDTH-1:0] wr_data_i,
@@ -30,12 +36,9 @@ module rill_imem #(
     end
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      rd_data_q <= '0;
-    end else begin
-      rd_data_q <= rd_data_d;
-    end
+  // registered read data: a data register, not reset
+  always_ff @(posedge clk_i) begin
+    rd_data_q <= rd_data_d;
   end
 
   assign rd_data_o = rd_data_q;

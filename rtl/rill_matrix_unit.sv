@@ -1,11 +1,15 @@
 // Matrix unit: B lanes of the block reduction plus the accumulate add (docs/architecture.md).
-// Cycle numbers count from the issue cycle 0 (R: register-file and weight-memory read):
-//   cycle 1       x_i (B fp32 lanes, rounded here to bf16 per numerics.f32_to_bf16_bits),
-//                 w_i (B x B bf16; w_i[r][i] = row r, column i; row r feeds output lane r)
-//   cycle 6+2T    acc_i (B fp32) and acc_en_i (MACC); the block sum leaves C2 in this cycle
-//   cycle 10+2T   y_o (B fp32): the A4 register, captured into the bank copies at the end of
-//                 this cycle (WB). MAC (acc_en_i = 0) adds -0.0, which passes every value
-//                 (+-0, inf, NaN) through unchanged.
+// Cycle numbers count from the issue cycle 0 (R: register-file and weight-memory read);
+// D = rill_pkg::dot_stages(T), T = tree_stages(B):
+//   cycle 1            x_i (B fp32 lanes, rounded here to bf16 per numerics.f32_to_bf16_bits,
+//                      rill_bf16_round, before the dot rows' S1 registers),
+//                      w_i (B x B bf16; w_i[r][i] = row r, column i; row r feeds output lane r)
+//   cycle 1 + D        acc_i (B fp32) and acc_en_i (MACC): isa.Timing.mac_acc_read + 1; the
+//                      block sum leaves the dot rows (their R2 register) in this cycle
+//   cycle 1 + D + ADD_STAGES
+//                      y_o (B fp32): the add's last register, captured into the bank copies at
+//                      the end of this cycle (WB; isa.Timing.mac - 1). MAC (acc_en_i = 0) adds
+//                      -0.0, which passes every value (+-0, inf, NaN) through unchanged.
 module rill_matrix_unit
   import rill_pkg::*;
 #(
@@ -20,22 +24,22 @@ module rill_matrix_unit
   output logic [B-1:0][31:0]        y_o
 );
 
-  // S1: round the fp32 vector operand to bf16 (nearest even on the bit pattern, NaN 0x7FC0)
+  // x to bf16 (nearest even on the bit pattern, NaN 0x7FC0), once per column for all rows
   logic [B-1:0][15:0] x_bf16;
 
+  for (genvar i = 0; i < B; i++) begin : gen_x
+    rill_bf16_round u_round (
+      .a_i (x_i[i]),
+      .y_o (x_bf16[i])
+    );
+  end
+
+  // MAC adds -0.0 = 32'h8000_0000: the select as a mask, one 2-input function per bit
+  logic [B-1:0][31:0] acc;
+
   always_comb begin
-    for (int i = 0; i < B; i++) begin
-      logic [32:0] s;
-      /* verilator lint_off UNUSEDSIGNAL */
-      logic [32:0] rounded;  // the low 16 bits are dropped (>> 16)
-      /* verilator lint_on UNUSEDSIGNAL */
-      s       = {1'b0, x_i[i]};
-      rounded = s + 33'h7FFF + {32'd0, x_i[i][16]};
-      if (x_i[i][30:23] == 8'hFF && x_i[i][22:0] != 23'd0) begin
-        x_bf16[i] = NAN16;
-      end else begin
-        x_bf16[i] = rounded[31:16];  // overflow past inf cannot happen for non-NaN inputs
-      end
+    for (int r = 0; r < B; r++) begin
+      acc[r] = {acc_i[r][31] | ~acc_en_i, acc_i[r][30:0] & {31{acc_en_i}}};
     end
   end
 
@@ -53,7 +57,7 @@ module rill_matrix_unit
     rill_fp32_add u_acc (
       .clk_i,
       .rst_ni,
-      .a_i   (acc_en_i ? acc_i[r] : 32'h8000_0000),
+      .a_i   (acc[r]),
       .b_i   (dot),
       .sub_i (1'b0),
       .y_o   (y_o[r])

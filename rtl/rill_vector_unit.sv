@@ -2,11 +2,12 @@
 // Cycle numbers count from the issue cycle 0 (R: register-file read):
 //   cycle 1          op_i (VOp), dst_i, a_i, b_i
 //   cycle L-1        wr_en_o, wr_idx_o, wr_data_o (WB: captured into the bank copies at the
-//                    end of this cycle), L = isa.Timing: ADD/SUB 6, MUL 5, TANH/SIGMOID 7,
-//                    RELU 3. The compiler keeps two ops from writing back in one cycle; the
-//                    simulation asserts it.
-//   cycle 1 (OUT)    out_push_o, out_data_o = bf16(a_i), combinational: the output FIFO
-//                    registers it at the end of cycle 1 (valid on the stream in cycle 2).
+//                    end of this cycle), L = isa.Timing (LAT_* in rill_pkg): the unit's
+//                    register stages + 2; RELU is one stage (a compare/select). The compiler
+//                    keeps two ops from writing back in one cycle; the simulation asserts it.
+//   cycle 1 (OUT)    out_push_o, out_data_o = bf16(a_i) (rill_bf16_round), combinational: the
+//                    output FIFO registers it at the end of cycle 1 (valid on the stream in
+//                    cycle 2).
 module rill_vector_unit
   import rill_pkg::*;
 #(
@@ -27,10 +28,10 @@ module rill_vector_unit
 );
 
   // register stages from cycle 1 to WB (latency - 2)
-  localparam int unsigned D_ADD  = LAT_ADD - 2;   // 4
-  localparam int unsigned D_MUL  = LAT_MUL - 2;   // 3
-  localparam int unsigned D_ACT  = LAT_ACT - 2;   // 5
-  localparam int unsigned D_RELU = LAT_RELU - 2;  // 1
+  localparam int unsigned D_ADD  = LAT_ADD - 2;   // ADD_STAGES
+  localparam int unsigned D_MUL  = LAT_MUL - 2;   // MUL_STAGES
+  localparam int unsigned D_ACT  = LAT_ACT - 2;   // ACT_STAGES
+  localparam int unsigned D_RELU = LAT_RELU - 2;  // RELU_STAGES = 1
 
   // RELU is one compare/select and one register (relu_q, relu_tag_q below)
   if (D_RELU != 1) begin : gen_relu_depth_check
@@ -38,12 +39,24 @@ module rill_vector_unit
   end
 
   logic is_add, is_mul, is_act, is_relu;
+  logic sub, sigmoid;
+
+  // The adders' and activation units' mode inputs are one opcode bit, not a decode of op_i
+  // (a LUT level less in their first stage): their results are used only for their own ops
+  // (the tags below), and bit 1 tells ADD from SUB and TANH from SIGMOID.
+  localparam logic [V_OP_BITS-1:0] OpAdd = V_ADD, OpSub = V_SUB;
+  localparam logic [V_OP_BITS-1:0] OpTanh = V_TANH, OpSigmoid = V_SIGMOID;
+  if (OpAdd[1] || !OpSub[1] || OpTanh[1] || !OpSigmoid[1]) begin : gen_opcode_check
+    $error("rill_vector_unit: bit 1 of the opcode must select SUB and SIGMOID");
+  end
 
   always_comb begin
     is_add  = (op_i == V_ADD) || (op_i == V_SUB);
     is_mul  = op_i == V_MUL;
     is_act  = (op_i == V_TANH) || (op_i == V_SIGMOID);
     is_relu = op_i == V_RELU;
+    sub     = op_i[1];  // SUB (for ADD/SUB)
+    sigmoid = op_i[1];  // SIGMOID (for TANH/SIGMOID)
   end
 
   // ---------------------------------------------------------------- lanes
@@ -56,7 +69,7 @@ module rill_vector_unit
       .rst_ni,
       .a_i   (a_i[i]),
       .b_i   (b_i[i]),
-      .sub_i (op_i == V_SUB),
+      .sub_i (sub),
       .y_o   (add_y[i])
     );
 
@@ -72,7 +85,7 @@ module rill_vector_unit
       .clk_i,
       .rst_ni,
       .x_i       (a_i[i]),
-      .sigmoid_i (op_i == V_SIGMOID),
+      .sigmoid_i (sigmoid),
       .y_o       (act_y[i])
     );
   end
@@ -168,19 +181,13 @@ module rill_vector_unit
 `endif
 
   // ---------------------------------------------------------------- OUT
-  always_comb begin
-    out_push_o = op_i == V_OUT;
-    for (int i = 0; i < B; i++) begin
-      /* verilator lint_off UNUSEDSIGNAL */
-      logic [32:0] rounded;  // the low 16 bits are dropped (>> 16)
-      /* verilator lint_on UNUSEDSIGNAL */
-      rounded = {1'b0, a_i[i]} + 33'h7FFF + {32'd0, a_i[i][16]};
-      if (a_i[i][30:23] == 8'hFF && a_i[i][22:0] != 23'd0) begin
-        out_data_o[i] = NAN16;
-      end else begin
-        out_data_o[i] = rounded[31:16];
-      end
-    end
+  assign out_push_o = op_i == V_OUT;
+
+  for (genvar i = 0; i < B; i++) begin : gen_out
+    rill_bf16_round u_bf16 (
+      .a_i (a_i[i]),
+      .y_o (out_data_o[i])
+    );
   end
 
 endmodule

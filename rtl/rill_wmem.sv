@@ -1,6 +1,9 @@
 // A core's weight memory: WEIGHT_DEPTH blocks of B x B bf16. One whole block is read per cycle
 // (registered: address in cycle t, block in cycle t+1); the load port writes it row by row at
-// address block*B + row. Stored as B row memories so a block read is B parallel row reads.
+// address block*B + row. Stored as B row memories (gen_row), each a plain 1-write 1-read
+// memory of WEIGHT_DEPTH rows with a registered read, so that each maps onto block RAM on its
+// own; a block read is the B row reads in parallel. A read at the address being written
+// returns the old row (no write-through; the load port and reads do not overlap).
 // Block layout on rd_data_o: row r in bits [r*B*16 +: B*16], column j of a row in [j*16 +: 16].
 //
 // Simulation backdoor: +rill_wmem<CORE_ID>=<file> preloads by $readmemh, one row per line in
@@ -26,49 +29,68 @@ module rill_wmem #(
   output logic [B*RowW-1:0]   rd_data_o
 );
 
-  logic [RowW-1:0]   mem_q [B][WEIGHT_DEPTH];
-  logic [B*RowW-1:0] rd_data_d, rd_data_q;
   logic [RowBits-1:0] wr_row;
   logic [WAddrW-1:0]  wr_blk;
 
   assign wr_row = wr_addr_i[RowBits-1:0];
   assign wr_blk = wr_addr_i[LAddrW-1:RowBits];
 
-  always_comb begin
-    for (int unsigned r = 0; r < B; r++) begin
-      rd_data_d[r*RowW +: RowW] = mem_q[r][rd_addr_i];
+`ifndef SYNTHESIS
+  // backdoor: the file is read once (by the first row memory to ask) into bd_rows
+  logic [RowW-1:0] bd_rows [WEIGHT_DEPTH*B];
+  bit              bd_read = 1'b0;
+  bit              bd_have = 1'b0;
+
+  task automatic bd_load(output bit have);
+    string fname;
+    if (!bd_read) begin
+      bd_read = 1'b1;
+      if ($value$plusargs($sformatf("rill_wmem%0d=%%s", CORE_ID), fname)) begin
+        for (int unsigned a = 0; a < WEIGHT_DEPTH * B; a++) begin
+          bd_rows[a] = '0;
+        end
+        $readmemh(fname, bd_rows);
+        bd_have = 1'b1;
+      end
     end
-  end
+    have = bd_have;
+  endtask
+`endif
 
-  // memory array: no reset
-  always_ff @(posedge clk_i) begin
-    if (wr_en_i) begin
-      mem_q[wr_row][wr_blk] <= wr_data_i;
+  for (genvar r = 0; r < B; r++) begin : gen_row
+    logic [RowW-1:0] mem_q [WEIGHT_DEPTH];
+    logic            we;
+    logic [RowW-1:0] rd_d, rd_q;
+
+    assign we   = wr_en_i && (wr_row == RowBits'(r));
+    assign rd_d = mem_q[rd_addr_i];
+
+    // memory array: no reset
+    always_ff @(posedge clk_i) begin
+      if (we) begin
+        mem_q[wr_blk] <= wr_data_i;
+      end
     end
-  end
 
-  // registered read data: a data register, not reset (B*B*16 bits; nothing reads it before
-  // the first issue, which is at least one cycle after reset)
-  always_ff @(posedge clk_i) begin
-    rd_data_q <= rd_data_d;
-  end
+    // registered read data: a data register, not reset (nothing reads it before the first
+    // issue, which is at least one cycle after reset)
+    always_ff @(posedge clk_i) begin
+      rd_q <= rd_d;
+    end
 
-  assign rd_data_o = rd_data_q;
+    assign rd_data_o[r*RowW +: RowW] = rd_q;
 
 `ifndef SYNTHESIS
-  initial begin : gen_backdoor
-    string fname;
-    logic [RowW-1:0] rows [WEIGHT_DEPTH*B];
-    if ($value$plusargs($sformatf("rill_wmem%0d=%%s", CORE_ID), fname)) begin
-      for (int unsigned a = 0; a < WEIGHT_DEPTH * B; a++) begin
-        rows[a] = '0;
-      end
-      $readmemh(fname, rows);
-      for (int unsigned a = 0; a < WEIGHT_DEPTH * B; a++) begin
-        mem_q[a % B][a / B] = rows[a];
+    initial begin : gen_backdoor
+      bit have;
+      bd_load(have);
+      if (have) begin
+        for (int unsigned a = 0; a < WEIGHT_DEPTH; a++) begin
+          mem_q[a] = bd_rows[a*B + r];
+        end
       end
     end
-  end
 `endif
+  end
 
 endmodule
