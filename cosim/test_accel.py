@@ -16,7 +16,8 @@ import pytest
 import torch
 
 import rill
-from rill.cosim.run import build_accel, run, simulate
+from rill.cosim.run import EXPECT_ERRORS, build_accel, run, simulate
+from rill.hw import numerics
 
 CONFIGS = {"c1b8": rill.Config.c1b8, "c2b16": rill.Config.c2b16, "c3b16": rill.Config.c3b16}
 
@@ -170,12 +171,25 @@ def test_load_port(cfg):
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
 def test_status_errors(cfg, tmp_path):
     """Illegal bundles (m_op 3, a bank that does not exist) halt with status.illegal; in_last
-    on the wrong beat and output FIFO overflow raise status.stream_error; clear_i recovers."""
+    on the wrong beat, output FIFO overflow and two OUTs in one cycle raise status.stream_error;
+    clear_i recovers. The program-contract assertions are off (EXPECT_ERRORS) for these."""
     b = build_accel(CONFIGS[cfg]())
-    simulate(b, tmp_path, test_filter="illegal_instruction|stream_error")
+    simulate(b, tmp_path, test_filter="illegal_instruction|stream_error|two_outs",
+             plusargs=[EXPECT_ERRORS])
     xml = (tmp_path / "results.xml").read_text()
     assert "<failure" not in xml and "<error" not in xml, xml
-    assert xml.count("<testcase") == 5, xml
+    assert xml.count("<testcase") == 6, xml
+
+
+def test_assertion_fires(tmp_path):
+    """rtl/rill_assert.svh works: a hand-made program with an OUT on both cores in one cycle,
+    run with the assertions on, stops the simulation at OneOutPerCycle_A, and the cosim API
+    raises with the assertion's message."""
+    from rill.cosim import CosimMismatchError
+
+    b = build_accel(CONFIGS["c2b16"]())
+    with pytest.raises(CosimMismatchError, match=r"ASSERT FAILED.*OneOutPerCycle_A"):
+        simulate(b, tmp_path, testcase="two_outs")
 
 
 def test_run_api_reports_mismatch(monkeypatch):
@@ -215,7 +229,7 @@ def test_cli(tmp_path, capsys):
 def directed_program() -> rill.Program:
     """c1b8: MAC, a MACC reading its accumulator at the write edge, ADD/MUL/SUB/TANH/SIGMOID/RELU
     each consuming a result in the cycle it is written, six OUTs."""
-    from rill import isa
+    from rill.hw import isa
 
     c = rill.Config.c1b8()
     t = isa.Timing.of(c)
@@ -241,11 +255,19 @@ def directed_program() -> rill.Program:
     e_v0, e_v1, e_m1 = edge(e0, t.add), edge(e0 + 2, t.mul), edge(p1, t.mac)
     put(e_v0, v_op=5, v_a=V[0], v_dst=2)                          # V2 = tanh V0
     put(e_v1 + 1, v_op=6, v_a=V[1], v_dst=3)                      # V3 = sigmoid V1
-    put(e_v1 + 3, v_op=2, v_a=M1, v_b=V[0], v_dst=4)              # V4 = M1 - V0
-    e_v2, e_v3, e_v4 = edge(e_v0, t.act), edge(e_v1 + 1, t.act), edge(e_v1 + 3, t.add)
+    e_v2, e_v3 = edge(e_v0, t.act), edge(e_v1 + 1, t.act)
+    # V4 = M1 - V0 at the first slot from e_v1 + 3 on where, at these latencies, no two ops
+    # issue together, no two results write back together and the OUTs below are apart
+    for p4 in range(e_v1 + 3, e_v1 + 3 + 16):
+        e_v4 = edge(p4, t.add)
+        e_v5 = edge(e_v4, t.relu)
+        outs = [e_v2, e_v3, e_v4 + 1, e_v5, e_v5 + 1]  # V2, V3, V5 read at their write edge
+        issues = [e0, e0 + 1, e0 + 2, e_v0, e_v1 + 1, p4, e_v4, *outs]
+        if (len(set(issues)) == len(issues)
+                and len({e_v0, e_v1, e_v2, e_v3, e_v4, e_v5}) == 6):
+            break
+    put(p4, v_op=2, v_a=M1, v_b=V[0], v_dst=4)                    # V4 = M1 - V0
     put(e_v4, v_op=4, v_a=V[4], v_dst=5)                          # V5 = relu V4 (at V4's edge)
-    e_v5 = edge(e_v4, t.relu)
-    outs = [e_v2, e_v3, e_v4 + 1, e_v5, e_v5 + 1]  # V2, V3, V5 read at their write edge
     assert len(set(outs)) == 5 and e_m1 < max(outs)
     for pc, src in zip(outs, [V[2], V[3], V[4], V[5], M1], strict=True):
         assert pc not in ops or "v_op" not in ops[pc], pc
@@ -253,8 +275,8 @@ def directed_program() -> rill.Program:
     length = max(outs) + 3
     bundles = [isa.Bundle(**ops.get(pc, {})) for pc in range(length)]
     rng = np.random.default_rng(5)
-    w = rill.numerics.f32_to_bf16_bits(rng.standard_normal((2, 8, 8)).astype(np.float32))
-    k = rill.numerics.f32_bits(rng.standard_normal((1, 8)).astype(np.float32))
+    w = numerics.f32_to_bf16_bits(rng.standard_normal((2, 8, 8)).astype(np.float32))
+    k = numerics.f32_bits(rng.standard_normal((1, 8)).astype(np.float32))
     return rill.Program(c, length, 2, 6, [isa.encode(bundles, c)], [w], k, (16,), (6, 8),
                         t_last_out=max(outs), name="directed")
 
@@ -270,7 +292,7 @@ def special_beats(program: rill.Program, n: int, seed: int) -> list[np.ndarray]:
     for k in range(n):
         x = rng.standard_normal((program.n_in, program.B)).astype(np.float32)
         x *= np.float32(2.0) ** rng.integers(-30, 30, x.shape).astype(np.float32)
-        beats = rill.numerics.f32_to_bf16_bits(x)
+        beats = numerics.f32_to_bf16_bits(x)
         if k % 2:  # every other inference carries specials
             mask = rng.random(beats.shape) < 0.25
             beats[mask] = rng.choice(SPECIALS, mask.sum())

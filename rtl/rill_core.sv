@@ -8,32 +8,45 @@
 //   cycle 6+2T   matrix unit gets acc_i / acc_en_i
 //   cycle 10+2T  matrix result on the bank write bus (m_dst delayed), written at the end
 // The top presents pc of the NEXT cycle on imem_raddr_i, so bundle_q holds imem[pc] in cycle 0.
-module rill_core #(
+`include "rill_assert.svh"
+
+module rill_core
+  import rill_pkg::*;
+#(
   parameter int unsigned NUM_CORES    = 1,
   parameter int unsigned B            = 8,
   parameter int unsigned WEIGHT_DEPTH = 256,
   parameter int unsigned RF_DEPTH     = 64,
   parameter int unsigned INSTR_DEPTH  = 1024,
   parameter int unsigned CORE_ID      = 0,
-  localparam int unsigned NumBanks    = rill_pkg::num_banks(NUM_CORES),
-  localparam int unsigned BankW       = rill_pkg::bank_bits(NUM_CORES),
-  localparam int unsigned IdxW        = rill_pkg::idx_bits(RF_DEPTH),
-  localparam int unsigned AddrW       = BankW + IdxW,
-  localparam int unsigned WAddrW      = rill_pkg::waddr_bits(WEIGHT_DEPTH),
+  localparam int unsigned NumBanks    = num_banks(NUM_CORES),
+  localparam int unsigned BankW       = bank_bits(NUM_CORES),
+  localparam int unsigned IdxW        = idx_bits(RF_DEPTH),
+  localparam int unsigned AddrW       = addr_bits(NUM_CORES, RF_DEPTH),
+  localparam int unsigned WAddrW      = waddr_bits(WEIGHT_DEPTH),
   localparam int unsigned LWAddrW     = WAddrW + $clog2(B),
   localparam int unsigned PcW         = $clog2(INSTR_DEPTH),
   localparam int unsigned WordW       = B * 32,
-  // bundle fields, least significant first (isa.fields)
-  localparam int unsigned MOpLsb      = 0,
-  localparam int unsigned MWLsb       = MOpLsb + rill_pkg::M_OP_BITS,
-  localparam int unsigned MXLsb       = MWLsb + WAddrW,
-  localparam int unsigned MAccLsb     = MXLsb + AddrW,
-  localparam int unsigned MDstLsb     = MAccLsb + AddrW,
-  localparam int unsigned VOpLsb      = MDstLsb + IdxW,
-  localparam int unsigned VALsb       = VOpLsb + rill_pkg::V_OP_BITS,
-  localparam int unsigned VBLsb       = VALsb + AddrW,
-  localparam int unsigned VDstLsb     = VBLsb + AddrW,
-  localparam int unsigned BundleW     = VDstLsb + IdxW
+  // bundle fields, least significant first (isa.fields, via rill_pkg::f_<field>_lsb/_bits)
+  localparam int unsigned MOpLsb      = f_m_op_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MOpW        = f_m_op_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MWLsb       = f_m_w_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MWW         = f_m_w_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MXLsb       = f_m_x_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MXW         = f_m_x_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MAccLsb     = f_m_acc_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MAccW       = f_m_acc_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MDstLsb     = f_m_dst_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MDstW       = f_m_dst_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VOpLsb      = f_v_op_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VOpW        = f_v_op_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VALsb       = f_v_a_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VAW         = f_v_a_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VBLsb       = f_v_b_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VBW         = f_v_b_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VDstLsb     = f_v_dst_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned VDstW       = f_v_dst_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned BundleW     = bundle_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH)
 ) (
   input  logic               clk_i,
   input  logic               rst_ni,
@@ -63,7 +76,6 @@ module rill_core #(
   output logic               out_push_o,
   output logic [B*16-1:0]    out_data_o
 );
-  import rill_pkg::*;
 
   localparam int unsigned T        = tree_stages(B);
   localparam int unsigned AccRd    = lat_mac_acc_read(T);  // cycle the acc register is addressed
@@ -74,11 +86,11 @@ module rill_core #(
   // ---------------------------------------------------------------------------------------
   // fetch and decode
   logic [BundleW-1:0] bundle;
-  logic [1:0]         m_op;
+  m_op_e              m_op;
   logic [WAddrW-1:0]  m_w;
   logic [AddrW-1:0]   m_x, m_acc, v_a, v_b;
   logic [IdxW-1:0]    m_dst, v_dst;
-  logic [2:0]         v_op;
+  v_op_e              v_op;
   logic               m_live, m_macc, v_live, v_uses_b, issue;
   logic               bad_mop, bad_bank;
 
@@ -101,23 +113,24 @@ module rill_core #(
   endfunction
 
   always_comb begin
-    m_op  = bundle[MOpLsb +: 2];
-    m_w   = bundle[MWLsb +: WAddrW];
-    m_x   = bundle[MXLsb +: AddrW];
-    m_acc = bundle[MAccLsb +: AddrW];
-    m_dst = bundle[MDstLsb +: IdxW];
-    v_op  = bundle[VOpLsb +: 3];
-    v_a   = bundle[VALsb +: AddrW];
-    v_b   = bundle[VBLsb +: AddrW];
-    v_dst = bundle[VDstLsb +: IdxW];
+    m_op  = m_op_e'(bundle[MOpLsb +: MOpW]);
+    m_w   = bundle[MWLsb +: MWW];
+    m_x   = bundle[MXLsb +: MXW];
+    m_acc = bundle[MAccLsb +: MAccW];
+    m_dst = bundle[MDstLsb +: MDstW];
+    v_op  = v_op_e'(bundle[VOpLsb +: VOpW]);
+    v_a   = bundle[VALsb +: VAW];
+    v_b   = bundle[VBLsb +: VBW];
+    v_dst = bundle[VDstLsb +: VDstW];
 
     m_live   = (m_op == M_MAC) || (m_op == M_MACC);
     m_macc   = (m_op == M_MACC);
     v_live   = (v_op != V_NOP);
     v_uses_b = (v_op == V_ADD) || (v_op == V_SUB) || (v_op == V_MUL);
 
-    // illegal: m_op 3, or an operand address (of an op that reads it) in a bank >= NumBanks
-    bad_mop  = (m_op == 2'd3);
+    // illegal: an m_op that is no MOp, or an operand address (of an op that reads it) in a
+    // bank >= NumBanks
+    bad_mop  = !(m_op inside {M_NOP, M_MAC, M_MACC});
     bad_bank = (m_live && !bank_ok(m_x[AddrW-1:IdxW])) || (m_macc && !bank_ok(m_acc[AddrW-1:IdxW])) ||
                (v_live && !bank_ok(v_a[AddrW-1:IdxW])) || (v_uses_b && !bank_ok(v_b[AddrW-1:IdxW]));
     illegal_o = issue_i && (bad_mop || bad_bank);
@@ -155,7 +168,7 @@ module rill_core #(
 
   // ---------------------------------------------------------------------------------------
   // vector-slot issue register (cycle 1)
-  logic [2:0]      vop_d, vop_q;
+  v_op_e           vop_d, vop_q;
   logic [IdxW-1:0] vdst_d, vdst_q;
 
   assign vop_d  = issue ? v_op : V_NOP;
@@ -248,5 +261,11 @@ module rill_core #(
     .out_push_o(out_push_o),
     .out_data_o(out_data_o)
   );
+
+  // ---------------------------------------------------------------------------------------
+  // assertions
+  `ASSERT_KNOWN(IllegalKnown_A, illegal_o, clk_i, rst_ni)
+  `ASSERT_KNOWN(WrEnKnown_A, {m_wr_en_o, v_wr_en_o, out_push_o}, clk_i, rst_ni)
+  `ASSERT_KNOWN(BundleKnown_A, issue_i ? bundle : '0, clk_i, rst_ni)
 
 endmodule

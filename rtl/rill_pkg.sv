@@ -53,16 +53,120 @@ package rill_pkg;
     return ($clog2(b) + 1) / 2;
   endfunction
 
+  // ---- bundle fields (isa.FIELD_LAYOUT), least significant first: offset (_lsb) and
+  // width (_bits) as functions of NUM_CORES, RF_DEPTH, WEIGHT_DEPTH ----
+  function automatic int unsigned addr_bits(int unsigned cores, int unsigned rf_depth);
+    return bank_bits(cores) + idx_bits(rf_depth);
+  endfunction
+  // one signature for every field: not every field depends on every parameter
+  /* verilator lint_off UNUSEDSIGNAL */
+  function automatic int unsigned f_m_op_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return 0;
+  endfunction
+  function automatic int unsigned f_m_op_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS;
+  endfunction
+  function automatic int unsigned f_m_w_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS;
+  endfunction
+  function automatic int unsigned f_m_w_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return waddr_bits(weight_depth);
+  endfunction
+  function automatic int unsigned f_m_x_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth);
+  endfunction
+  function automatic int unsigned f_m_x_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return addr_bits(cores, rf_depth);
+  endfunction
+  function automatic int unsigned f_m_acc_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + addr_bits(cores, rf_depth);
+  endfunction
+  function automatic int unsigned f_m_acc_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return addr_bits(cores, rf_depth);
+  endfunction
+  function automatic int unsigned f_m_dst_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + 2 * addr_bits(cores, rf_depth);
+  endfunction
+  function automatic int unsigned f_m_dst_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return idx_bits(rf_depth);
+  endfunction
+  function automatic int unsigned f_v_op_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + 2 * addr_bits(cores, rf_depth) + idx_bits(rf_depth);
+  endfunction
+  function automatic int unsigned f_v_op_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return V_OP_BITS;
+  endfunction
+  function automatic int unsigned f_v_a_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + 2 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + V_OP_BITS;
+  endfunction
+  function automatic int unsigned f_v_a_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return addr_bits(cores, rf_depth);
+  endfunction
+  function automatic int unsigned f_v_b_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + 3 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + V_OP_BITS;
+  endfunction
+  function automatic int unsigned f_v_b_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return addr_bits(cores, rf_depth);
+  endfunction
+  function automatic int unsigned f_v_dst_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + 4 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + V_OP_BITS;
+  endfunction
+  function automatic int unsigned f_v_dst_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return idx_bits(rf_depth);
+  endfunction
+  function automatic int unsigned bundle_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + 4 * addr_bits(cores, rf_depth) + 2 * idx_bits(rf_depth) + V_OP_BITS;
+  endfunction
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  // ---- load port (isa.LoadSel) and control registers (isa.CtrlReg) ----
+  localparam int unsigned LOAD_SEL_BITS = 2;
+  localparam int unsigned CTRL_ADDR_BITS = 2;
+  localparam int unsigned CTRL_DATA_BITS = 32;
+
+  typedef enum logic [LOAD_SEL_BITS-1:0] {
+    LOAD_IMEM = 2'd0,
+    LOAD_WMEM = 2'd1,
+    LOAD_CONST = 2'd2,
+    LOAD_CTRL = 2'd3
+  } load_sel_e;
+
+  typedef enum logic [CTRL_ADDR_BITS-1:0] {
+    CTRL_PROG_LEN = 2'd0,
+    CTRL_N_IN = 2'd1,
+    CTRL_N_OUT = 2'd2
+  } ctrl_reg_e;
+
+  // ---- status_o (isa.Status): bit k is the k-th field from the bottom ----
+  localparam int unsigned STATUS_BITS = 8;
+  typedef struct packed {
+    logic out_overflow;  // bit 7
+    logic in_last_err;  // bit 6
+    logic halted;  // bit 5
+    logic clearing;  // bit 4
+    logic idle;  // bit 3
+    logic busy;  // bit 2
+    logic stream_err;  // bit 1
+    logic illegal;  // bit 0
+  } status_t;
+
   // ---- latencies, issue to readable (isa.Timing); t = tree_stages(B) ----
   function automatic int unsigned lat_mac(int unsigned t);
-    return 11 + 2 * t;
+    return 12 + 2 * t;
   endfunction
   function automatic int unsigned lat_mac_acc_read(int unsigned t);
-    return 5 + 2 * t;
+    return 6 + 2 * t;
+  endfunction
+  localparam int unsigned ADD_STAGES = 4;  // register stages per unit
+  localparam int unsigned MUL_STAGES = 3;
+  localparam int unsigned ACT_STAGES = 7;
+  localparam int unsigned RELU_STAGES = 1;
+  function automatic int unsigned dot_stages(int unsigned t);
+    return 6 + 2 * t;
   endfunction
   localparam int unsigned LAT_ADD = 6;
   localparam int unsigned LAT_MUL = 5;
-  localparam int unsigned LAT_ACT = 7;
+  localparam int unsigned LAT_ACT = 9;
   localparam int unsigned LAT_RELU = 3;
   localparam int unsigned LAT_OUT = 2;
 

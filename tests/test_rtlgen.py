@@ -1,7 +1,7 @@
 """The committed rtl/rill_pkg.sv and rtl/rill_act_table.svh match isa.py / numerics.py."""
 
-from rill import isa, numerics, rtlgen
-from rill.config import Config
+from rill.hw import isa, numerics, rtlgen
+from rill.hw.config import Config
 
 
 def test_committed_package_matches_generator():
@@ -14,9 +14,13 @@ def test_package_carries_contract_values():
         assert f"V_{op.name} = {isa.V_OP_BITS}'d{int(op)}" in text
     for op in isa.MOp:
         assert f"M_{op.name} = {isa.M_OP_BITS}'d{int(op)}" in text
+    # B = 64, T = 3: the MAC is the dot row then the fp32 accumulate add (docs/architecture.md)
     tm = isa.Timing.of(Config(1, 64))
-    assert tm.mac == 11 + 2 * 3 and "return 11 + 2 * t;" in text
-    assert tm.mac_acc_read == 5 + 2 * 3 and "return 5 + 2 * t;" in text
+    d = isa.dot_stages(3)
+    assert (tm.mac, tm.mac_acc_read) == (d + isa.ADD_STAGES + 2, d)
+    a0, a1 = isa.dot_stages(0), isa.dot_stages(1) - isa.dot_stages(0)
+    assert f"return {a0} + {a1} * t;" in text
+    assert f"ADD_STAGES = {isa.ADD_STAGES};" in text and f"LAT_ADD = {tm.add};" in text
     assert f"F_ALIGN = {numerics.F_ALIGN};" in text
 
 
@@ -28,3 +32,16 @@ def test_act_table_entries():
     assert len(vals) == len(c0) == 1024
     for k in (0, 1, 511, 1023):
         assert vals[k] == (int(c0[k]) << 10) | int(c1[k])
+
+
+def test_package_carries_load_port_status_and_fields():
+    text = rtlgen.gen_pkg()
+    for sel in isa.LoadSel:
+        assert f"LOAD_{sel.name} = {isa.LOAD_SEL_BITS}'d{int(sel)}" in text
+    for reg in isa.CtrlReg:
+        assert f"CTRL_{reg.name} = {isa.CTRL_ADDR_BITS}'d{int(reg)}" in text
+    for bit in isa.Status:
+        assert f"logic {bit.name.lower()};  // bit {int(bit)}" in text
+    for name, _ in isa.fields(Config(1, 8)):
+        assert f"function automatic int unsigned f_{name}_lsb(" in text
+        assert f"function automatic int unsigned f_{name}_bits(" in text

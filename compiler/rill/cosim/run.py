@@ -33,13 +33,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import isa
-from ..config import Config
-from ..program import Program
+from ..compile.program import Program
+from ..hw import isa
+from ..hw.config import Config
+from ..hw.sources import package_dir
 from . import verilator as vl
 
 TOPLEVEL = "rill_top"
 TB_MODULE = "tb_accel"
+# simulator plusarg for benches that provoke status errors on purpose: switches off the RTL
+# assertions of the program contract (rill_out_stream: one OUT per cycle, no FIFO overflow)
+EXPECT_ERRORS = "+rill_expect_errors"
 
 
 class CosimMismatchError(AssertionError):
@@ -185,7 +189,9 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
              plusargs: Sequence[str] = (), seed: int | None = None,
              test_filter: str | None = None) -> dict:
     """Run cocotb test(s) of cosim/tb_accel.py on build b (a testcase name, or test_filter, a
-    regex over test names, e.g. for parametrized tests); returns result.json (or {})."""
+    regex over test names, e.g. for parametrized tests); returns result.json (or {}). Raises
+    CosimMismatchError with the simulator's error lines when the simulation stops early (a
+    firing RTL assertion)."""
     from cocotb_tools.runner import get_runner
 
     meta = json.loads((run_dir / "image.json").read_text()) if (run_dir / "image.json").exists() \
@@ -193,9 +199,9 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
     args = list(plusargs)
     if meta.get("options", {}).get("load", "backdoor") == "backdoor":
         args += [f"+{k}={run_dir / v}" for k, v in meta.get("backdoor", {}).items()]
-    if str(vl.COSIM_DIR) not in sys.path:
-        sys.path.insert(0, str(vl.COSIM_DIR))
-    compiler_dir = str(Path(__file__).resolve().parents[2])
+    if str(vl.TB_DIR) not in sys.path:
+        sys.path.insert(0, str(vl.TB_DIR))
+    compiler_dir = str(package_dir("rill", ".").parent)  # the directory holding the rill package
     if compiler_dir not in sys.path:  # rill itself must be importable inside the simulator
         sys.path.insert(0, compiler_dir)
     env = {"RILL_RUN_DIR": str(run_dir), "RILL_PARAMS": json.dumps(b.parameters)}
@@ -219,6 +225,12 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
         )
     except SystemExit:  # the runner exits on a failed cocotb test when run under pytest
         pass
+    except RuntimeError as e:  # the simulator stopped: an RTL assertion ($error), or a crash
+        log = run_dir / "sim.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        found = [ln.strip() for ln in lines if "%Error" in ln or "ASSERT FAILED" in ln]
+        raise CosimMismatchError(f"simulation stopped ({log}):\n" +
+                                 "\n".join(found[:10] or lines[-20:])) from e
     res = run_dir / "result.json"
     return json.loads(res.read_text()) if res.exists() else {}
 

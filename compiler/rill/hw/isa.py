@@ -11,8 +11,8 @@ import enum
 
 import numpy as np
 
+from ..errors import ProgramError
 from .config import Config
-from .errors import ProgramError
 
 
 class MOp(enum.IntEnum):
@@ -43,6 +43,48 @@ BANK_CONST = 0
 BANK_INPUT = 1
 
 
+# ---- load port (rill_top load_sel_i / load_addr_i / load_data_i), one word per cycle ----
+class LoadSel(enum.IntEnum):
+    """load_sel_i: which memory a load-port word goes to."""
+
+    IMEM = 0  # imem of core load_core_i: addr = bundle index, data = bundle
+    WMEM = 1  # wmem of core load_core_i: addr = block*B + row, data = row (col j at 16j)
+    CONST = 2  # constant bank (bank 0) of every core: addr = idx, data = B fp32 lanes
+    CTRL = 3  # control registers (CtrlReg), data[31:0]
+
+
+LOAD_SEL_BITS = 2
+
+
+class CtrlReg(enum.IntEnum):
+    """Control-register addresses (load_sel_i = LoadSel.CTRL); only the low CTRL_ADDR_BITS
+    address bits are decoded."""
+
+    PROG_LEN = 0  # P, bundles per inference
+    N_IN = 1  # input beats per inference
+    N_OUT = 2  # output beats per inference
+
+
+CTRL_ADDR_BITS = 2
+CTRL_DATA_BITS = 32
+
+
+class Status(enum.IntEnum):
+    """Bits of rill_top status_o."""
+
+    ILLEGAL = 0  # sticky: an illegal bundle was issued
+    STREAM_ERR = 1  # sticky: IN_LAST_ERR | OUT_OVERFLOW | two OUTs in one cycle
+    BUSY = 2  # not idle, or clearing
+    IDLE = 3  # idle and not clearing: in_ready
+    CLEARING = 4  # clear_i sequence running
+    HALTED = 5  # stopped after an illegal bundle, until clear_i
+    IN_LAST_ERR = 6  # sticky: in_last on the wrong beat
+    OUT_OVERFLOW = 7  # sticky: output FIFO overflow
+
+
+STATUS_BITS = 8
+
+
 def matrix_bank(core: int) -> int:
     return 2 + 2 * core
 
@@ -51,22 +93,52 @@ def vector_bank(core: int) -> int:
     return 3 + 2 * core
 
 
+# Register stages of each pipelined unit (docs/architecture.md, "Pipeline depths"). The RTL
+# builds exactly these (rill_pkg.sv carries them) and every latency below derives from them.
+ADD_STAGES = 4  # rill_fp32_add
+MUL_STAGES = 3  # rill_fp32_mul
+ACT_STAGES = 7  # rill_act
+RELU_STAGES = 1  # rill_vector_unit, one compare/select
+
+
+def dot_stages(tree_stages: int) -> int:
+    """Register stages of rill_dot_row for a tree of `tree_stages` pipeline stages (T): S1,
+    T - 1 exponent-maximum stages, D (alignment), T compression stages (3:2 layers), CPA, LZ,
+    NRM, R1, R2 (rtl/rill_dot_row.sv)."""
+    return 6 + 2 * tree_stages
+
+
 @dataclasses.dataclass(frozen=True)
 class Timing:
-    """Issue-to-readable latencies in cycles, from the pipeline depths in docs/architecture.md."""
+    """Latencies in cycles, from the register stages above.
+
+    An op issued in cycle t reads the register file in cycle t (R) and its operands enter the
+    unit in cycle t+1; a unit of S stages drives the write-back bus in cycle t+1+S and the
+    banks capture it at the end of that cycle. Latency L = S + 2 names the cycle after: the
+    write edge ends cycle t+L-1, and as banks are write-first a read in cycle t+L-1 already
+    sees the value. A MAC passes the dot row and then the fp32 accumulate add.
+    """
 
     mac: int
     mac_acc_read: int  # cycle offset at which a MACC reads its accumulator operand
-    add: int = 6
-    mul: int = 5
-    act: int = 7
-    relu: int = 3
+    add: int = ADD_STAGES + 2
+    mul: int = MUL_STAGES + 2
+    act: int = ACT_STAGES + 2
+    relu: int = RELU_STAGES + 2
     out: int = 2  # issue to the beat being valid on the output stream
 
     @classmethod
     def of(cls, config: Config) -> Timing:
-        t = config.tree_stages
-        return cls(mac=11 + 2 * t, mac_acc_read=5 + 2 * t)
+        d = dot_stages(config.tree_stages)
+        # x enters the dot row in cycle 1; the block sum leaves it (and acc enters the add,
+        # read one cycle earlier) in cycle 1 + d; WB in cycle 1 + d + ADD_STAGES
+        return cls(mac=d + ADD_STAGES + 2, mac_acc_read=d)
+
+    @property
+    def macc_distance(self) -> int:
+        """Minimum cycles between two MACCs of one accumulation chain: the second reads the
+        first's result (write-first, readable from mac - 1) at its acc-read offset."""
+        return self.mac - 1 - self.mac_acc_read
 
     def vop(self, op: VOp) -> int:
         return {
@@ -80,20 +152,31 @@ class Timing:
         }[op]
 
 
+# Bundle layout, least significant first: (field, width kind). The kinds are the config-derived
+# widths below; rtlgen turns the same table into the RTL's f_<field>_lsb/_bits functions.
+FIELD_LAYOUT: tuple[tuple[str, str], ...] = (
+    ("m_op", "m_op"),
+    ("m_w", "waddr"),
+    ("m_x", "addr"),
+    ("m_acc", "addr"),
+    ("m_dst", "idx"),
+    ("v_op", "v_op"),
+    ("v_a", "addr"),
+    ("v_b", "addr"),
+    ("v_dst", "idx"),
+)
+
+
+def field_width_kinds(config: Config) -> dict[str, int]:
+    """The width of each FIELD_LAYOUT kind for `config`."""
+    return {"m_op": M_OP_BITS, "v_op": V_OP_BITS, "waddr": config.waddr_bits,
+            "addr": config.addr_bits, "idx": config.idx_bits}
+
+
 def fields(config: Config) -> list[tuple[str, int]]:
     """Bundle fields, least significant first: (name, width)."""
-    a, i = config.addr_bits, config.idx_bits
-    return [
-        ("m_op", M_OP_BITS),
-        ("m_w", config.waddr_bits),
-        ("m_x", a),
-        ("m_acc", a),
-        ("m_dst", i),
-        ("v_op", V_OP_BITS),
-        ("v_a", a),
-        ("v_b", a),
-        ("v_dst", i),
-    ]
+    w = field_width_kinds(config)
+    return [(name, w[kind]) for name, kind in FIELD_LAYOUT]
 
 
 def bundle_bits(config: Config) -> int:

@@ -1,0 +1,214 @@
+// rill controller: load-port decode, control registers, the control FSM, the clear sequencer
+// and status_o (docs/isa.md "One inference").
+//
+// Control FSM:
+//   IDLE  in_ready (in_enable_o) = 1; the input stream writes beat n to bank 1, idx n. Its
+//         n_in-th beat (in_done_i) moves to WAIT.
+//   WAIT  the cycle after the last beat: if the output FIFO has room for n_out beats
+//         (out_room_i), pc 0 issues in this very cycle (and the FSM moves to RUN / IDLE), else
+//         it waits.
+//   RUN   pc 1 .. P-1 issue, one per cycle; after pc P-1, back to IDLE.
+//   HALT  an illegal bundle was issued: nothing issues until clear_i or reset.
+// pc_next_o is the pc of the NEXT cycle (0 outside RUN): the instruction memories are read with
+// it, so the cores' bundle registers hold imem[pc] in the cycle pc issues.
+//
+// Load port (isa.LoadSel): LOAD_IMEM / LOAD_WMEM / LOAD_CONST are decoded here for the cores and
+// the constant bank; LOAD_CTRL writes the control register at ctrl_addr_i (isa.CtrlReg).
+//
+// clear_i (a pulse, taken when not already clearing: clear_o) zeroes banks 1.. of every core
+// over RF_DEPTH cycles (clr_act_o / clr_idx_o, status CLEARING), resets the FSM to IDLE, and
+// clears the sticky error bits; clear_o also resets the stream counters. Inputs are not
+// accepted while clearing.
+//
+// status_o (isa.Status): sticky illegal; sticky stream error (in_last mismatch | output FIFO
+// overflow | two OUTs in one cycle); busy; idle; clearing; halted; the two sticky details.
+`include "rill_assert.svh"
+
+module rill_ctrl
+  import rill_pkg::*;
+#(
+  parameter int unsigned RF_DEPTH    = 64,
+  parameter int unsigned INSTR_DEPTH = 1024,
+  localparam int unsigned IdxW       = idx_bits(RF_DEPTH),
+  localparam int unsigned PcW        = $clog2(INSTR_DEPTH)
+) (
+  input  logic                      clk_i,
+  input  logic                      rst_ni,
+  // load port
+  input  logic                      load_valid_i,
+  input  load_sel_e                 load_sel_i,
+  input  ctrl_reg_e                 ctrl_addr_i,
+  input  logic [CTRL_DATA_BITS-1:0] ctrl_data_i,
+  output logic                      ld_imem_o,
+  output logic                      ld_wmem_o,
+  output logic                      ld_const_o,
+  // control registers
+  output logic [CTRL_DATA_BITS-1:0] n_in_o,
+  output logic [CTRL_DATA_BITS-1:0] n_out_o,
+  // input stream
+  output logic                      in_enable_o,   // accept beats (in_ready)
+  input  logic                      in_done_i,     // the inference's last beat is accepted
+  input  logic                      in_last_err_i,  // in_last on the wrong beat
+  // output stream
+  input  logic                      out_room_i,    // the FIFO has room for n_out beats
+  input  logic                      out_ovf_i,     // a push was dropped (FIFO full)
+  input  logic                      out_multi_i,   // two OUTs in one cycle
+  // cores
+  output logic                      issue_o,
+  output logic [PcW-1:0]            pc_next_o,
+  input  logic                      illegal_i,     // some core's issued bundle is illegal
+  // clear
+  input  logic                      clear_i,
+  output logic                      clear_o,       // clear_i taken this cycle
+  output logic                      clr_act_o,
+  output logic [IdxW-1:0]           clr_idx_o,
+  // status
+  output status_t                   status_o
+);
+
+  typedef enum logic [1:0] {
+    StIdle = 2'd0,
+    StWait = 2'd1,
+    StRun  = 2'd2,
+    StHalt = 2'd3
+  } state_e;
+
+  // ---------------------------------------------------------------------------------------
+  // load-port decode and control registers
+  logic [CTRL_DATA_BITS-1:0] prog_len_d, prog_len_q, n_in_d, n_in_q, n_out_d, n_out_q;
+  logic                      ld_ctrl;
+
+  always_comb begin
+    ld_imem_o  = load_valid_i && (load_sel_i == LOAD_IMEM);
+    ld_wmem_o  = load_valid_i && (load_sel_i == LOAD_WMEM);
+    ld_const_o = load_valid_i && (load_sel_i == LOAD_CONST);
+    ld_ctrl    = load_valid_i && (load_sel_i == LOAD_CTRL);
+    prog_len_d = prog_len_q;
+    n_in_d     = n_in_q;
+    n_out_d    = n_out_q;
+    if (ld_ctrl) begin
+      unique case (ctrl_addr_i)
+        CTRL_PROG_LEN: prog_len_d = ctrl_data_i;
+        CTRL_N_IN:     n_in_d     = ctrl_data_i;
+        CTRL_N_OUT:    n_out_d    = ctrl_data_i;
+        default: ;
+      endcase
+    end
+  end
+
+  assign n_in_o  = n_in_q;
+  assign n_out_o = n_out_q;
+
+  // ---------------------------------------------------------------------------------------
+  // control FSM, clear sequencer, sticky errors
+  state_e          state_d, state_q;
+  logic [PcW-1:0]  pc_d, pc_q;
+  logic            clr_act_d, clr_act_q;
+  logic [IdxW-1:0] clr_idx_d, clr_idx_q;
+  logic            err_ill_d, err_ill_q, err_last_d, err_last_q, err_ovf_d, err_ovf_q;
+  logic            err_out2_d, err_out2_q;
+  logic            last_pc;
+
+  // issue decision (separate block: the cores' illegal_i depends on it, the next state on both)
+  always_comb begin
+    in_enable_o = (state_q == StIdle) && !clr_act_q;
+    issue_o     = !clr_act_q && (state_q == StRun || (state_q == StWait && out_room_i));
+    last_pc     = (CTRL_DATA_BITS'(pc_q) == prog_len_q - CTRL_DATA_BITS'(1));
+    clear_o     = clear_i && !clr_act_q;
+  end
+
+  always_comb begin
+    state_d    = state_q;
+    pc_d       = '0;
+    clr_act_d  = clr_act_q;
+    clr_idx_d  = clr_idx_q;
+    err_ill_d  = err_ill_q || illegal_i;
+    err_last_d = err_last_q || in_last_err_i;
+    err_ovf_d  = err_ovf_q || out_ovf_i;
+    err_out2_d = err_out2_q || out_multi_i;
+
+    if (in_done_i) begin
+      state_d = StWait;
+    end
+    if (issue_o) begin
+      if (illegal_i) begin
+        state_d = StHalt;
+      end else if (last_pc) begin
+        state_d = StIdle;
+      end else begin
+        state_d = StRun;
+        pc_d    = pc_q + PcW'(1);
+      end
+    end
+
+    if (clr_act_q) begin
+      clr_idx_d = clr_idx_q + IdxW'(1);
+      if (32'(clr_idx_q) == RF_DEPTH - 1) begin
+        clr_act_d = 1'b0;
+      end
+    end
+    if (clear_o) begin
+      clr_act_d  = 1'b1;
+      clr_idx_d  = '0;
+      state_d    = StIdle;
+      pc_d       = '0;
+      err_ill_d  = 1'b0;
+      err_last_d = 1'b0;
+      err_ovf_d  = 1'b0;
+      err_out2_d = 1'b0;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      state_q    <= StIdle;
+      pc_q       <= '0;
+      clr_act_q  <= 1'b0;
+      clr_idx_q  <= '0;
+      err_ill_q  <= 1'b0;
+      err_last_q <= 1'b0;
+      err_ovf_q  <= 1'b0;
+      err_out2_q <= 1'b0;
+      prog_len_q <= '0;
+      n_in_q     <= '0;
+      n_out_q    <= '0;
+    end else begin
+      state_q    <= state_d;
+      pc_q       <= pc_d;
+      clr_act_q  <= clr_act_d;
+      clr_idx_q  <= clr_idx_d;
+      err_ill_q  <= err_ill_d;
+      err_last_q <= err_last_d;
+      err_ovf_q  <= err_ovf_d;
+      err_out2_q <= err_out2_d;
+      prog_len_q <= prog_len_d;
+      n_in_q     <= n_in_d;
+      n_out_q    <= n_out_d;
+    end
+  end
+
+  assign pc_next_o = pc_d;
+  assign clr_act_o = clr_act_q;
+  assign clr_idx_o = clr_idx_q;
+
+  always_comb begin
+    status_o              = '0;
+    status_o.illegal      = err_ill_q;
+    status_o.stream_err   = err_last_q || err_ovf_q || err_out2_q;
+    status_o.busy         = (state_q != StIdle) || clr_act_q;
+    status_o.idle         = (state_q == StIdle) && !clr_act_q;
+    status_o.clearing     = clr_act_q;
+    status_o.halted       = (state_q == StHalt);
+    status_o.in_last_err  = err_last_q;
+    status_o.out_overflow = err_ovf_q;
+  end
+
+  // ---------------------------------------------------------------------------------------
+  // assertions
+  `ASSERT_KNOWN(StateKnown_A, state_q, clk_i, rst_ni)
+  // an inference's input only completes in IDLE, so it never races an issue
+  `ASSERT_NEVER(DoneWhileIssue_A, in_done_i && issue_o, clk_i, rst_ni)
+  // HALT is left only through clear_i
+  `ASSERT_STABLE(HaltHolds_A, state_q == StHalt, state_q == StHalt && !clear_o, clk_i, rst_ni)
+
+endmodule
