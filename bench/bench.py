@@ -98,8 +98,9 @@ def main() -> None:
     print("|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")
-    print(f"\nload average (1/5/15 min) when the last preset finished: {load} on {os.cpu_count()} cores"
-          " (timings are only comparable on a quiet machine: load well below the core count)")
+    print(f"\nload average (1/5/15 min) when the last preset finished: {load} on "
+          f"{os.cpu_count()} cores (timings are only comparable on a quiet machine: load well "
+          "below the core count)")
 
 
 if __name__ == "__main__":

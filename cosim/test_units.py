@@ -12,18 +12,16 @@ import pytest
 from rill.cosim.verilator import build, run_test
 from rill.hw import manifest
 
-PKG = ["rill_pkg.sv"]
-
 
 def test_fp32_add():
-    b = build("rill_fp32_add", [*PKG, "rill_fp32_add.sv"])
+    b = build("rill_fp32_add", manifest.names("rill_fp32_add"))
     run_test(b, "tb_units", testcase="fp32_add_random")
 
 
 
 
 def test_fp32_mul():
-    b = build("rill_fp32_mul", [*PKG, "rill_fp32_mul.sv"])
+    b = build("rill_fp32_mul", manifest.names("rill_fp32_mul"))
     run_test(b, "tb_units", testcase="fp32_mul_random")
 
 
@@ -38,14 +36,13 @@ def params(**kw) -> dict[str, str]:
 
 @pytest.mark.parametrize("B,N", [(8, 150_000), (16, 100_000), (32, 5_000), (64, 20_000)])
 def test_dot_row(B, N):
-    b = build("rill_dot_row", [*PKG, "rill_dot_row.sv"], parameters={"B": B})
+    b = build("rill_dot_row", manifest.names("rill_dot_row"), parameters={"B": B})
     run_test(b, "tb_units", testcase="dot_row_random", extra_env=params(B=B, N=N))
 
 
 @pytest.mark.parametrize("B,N", [(8, 100_000)])
 def test_matrix_unit(B, N):
-    srcs = [*PKG, "rill_dot_row.sv", "rill_fp32_add.sv", "rill_matrix_unit.sv"]
-    b = build("rill_matrix_unit", srcs, parameters={"B": B})
+    b = build("rill_matrix_unit", manifest.names("rill_matrix_unit"), parameters={"B": B})
     run_test(b, "tb_units", testcase="matrix_unit_random", extra_env=params(B=B, N=N))
 
 
