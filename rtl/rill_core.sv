@@ -4,9 +4,10 @@
 // Timing (issue cycle 0 = the cycle the bundle at pc is on bundle_q and issue_i is high):
 //   cycle 0      register-file reads x / a / b and the weight block are addressed (registered)
 //   cycle 1      matrix unit gets x_i, w_i; vector unit gets op_i, dst_i, a_i, b_i
-//   cycle 5+2T   MACC: acc register addressed (delayed m_acc)
-//   cycle 6+2T   matrix unit gets acc_i / acc_en_i
-//   cycle 10+2T  matrix result on the bank write bus (m_dst delayed), written at the end
+//   cycle D      MACC: acc register addressed (delayed m_acc), D = dot_stages(T) = mac_acc_read
+//   cycle D+1    matrix unit gets acc_i / acc_en_i
+//   cycle D+1+ADD_STAGES  matrix result on the bank write bus (m_dst delayed), written at the
+//                end (lat_mac - 1); all offsets come from rill_pkg (isa.py)
 // The top presents pc of the NEXT cycle on imem_raddr_i, so bundle_q holds imem[pc] in cycle 0.
 `include "rill_assert.svh"
 
