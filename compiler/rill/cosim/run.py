@@ -82,20 +82,10 @@ def rtl_sources() -> list[Path]:
     return [rtl / "rill_pkg.sv", *files]
 
 
-def top_parameters(config: Config) -> dict[str, int]:
-    return {
-        "NUM_CORES": config.num_cores,
-        "B": config.block_size,
-        "WEIGHT_DEPTH": config.weight_depth,
-        "RF_DEPTH": config.rf_depth,
-        "INSTR_DEPTH": config.instr_depth,
-        "OUT_FIFO_DEPTH": config.out_fifo_depth,
-    }
-
 
 def build_accel(config: Config, waves: bool = False) -> vl.Build:
     """Verilate rill_top for `config` (cached per config, sources and options)."""
-    return vl.build(TOPLEVEL, rtl_sources(), top_parameters(config), waves=waves)
+    return vl.build(TOPLEVEL, rtl_sources(), config.rtl_parameters(), waves=waves)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -95,6 +95,17 @@ class Config:
     def weights_per_core(self) -> int:
         return self.weight_depth * self.block_size**2
 
+    def rtl_parameters(self) -> dict[str, int]:
+        """rill_top's parameters for this config (the Verilator build and synthesis use them)."""
+        return {
+            "NUM_CORES": self.num_cores,
+            "B": self.block_size,
+            "WEIGHT_DEPTH": self.weight_depth,
+            "RF_DEPTH": self.rf_depth,
+            "INSTR_DEPTH": self.instr_depth,
+            "OUT_FIFO_DEPTH": self.out_fifo_depth,
+        }
+
     # persistence -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -17,17 +17,11 @@ def unit(name: str, block_size: int = 8) -> Unit:
                 sources=tuple(manifest.names(name)), params=params)
 
 
-def top_parameters(config: Config) -> tuple[tuple[str, int], ...]:
-    return (("NUM_CORES", config.num_cores), ("B", config.block_size),
-            ("WEIGHT_DEPTH", config.weight_depth), ("RF_DEPTH", config.rf_depth),
-            ("INSTR_DEPTH", config.instr_depth), ("OUT_FIFO_DEPTH", config.out_fifo_depth))
-
-
 def config_unit(name: str) -> Unit:
     """The whole accelerator (`rill_top`) for a preset config, e.g. `c1b8`."""
     config = getattr(Config, name)()
     return Unit(name=name, top="rill_top", sources=tuple(manifest.names("rill_top")),
-                params=top_parameters(config))
+                params=tuple(config.rtl_parameters().items()))
 
 
 def default_units(block_size: int = 8) -> list[Unit]:
