@@ -9,6 +9,10 @@ program.cycle_count_per_inference().
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
+import subprocess
 import sys
 
 import numpy as np
@@ -206,8 +210,12 @@ def test_run_api_reports_mismatch(monkeypatch):
         return exp
 
     monkeypatch.setattr(run_mod, "vm_expected", tampered)
-    with pytest.raises(CosimMismatchError, match=r"inference 1 beat 0 element 2: expected"):
+    with pytest.raises(CosimMismatchError, match=r"inference 1 beat 0 element 2: expected") as e:
         run(program, inputs_for(program, 3))
+    first = re.search(r"first mismatch: inference 1 beat 0 \(cycle \d+\), lanes \[2\]\n"
+                      r"  expected 0x([0-9a-f]+)\n  actual   0x([0-9a-f]+)", str(e.value))
+    assert first, str(e.value)
+    assert int(first[1], 16) ^ int(first[2], 16) == 1 << 32  # lane 2, bit 0
 
 
 def test_cli(tmp_path, capsys):
@@ -219,6 +227,32 @@ def test_cli(tmp_path, capsys):
     assert main([str(tmp_path / "p.rill"), str(tmp_path / "x.npy")]) == 0
     out = capsys.readouterr().out
     assert "PASS" in out and f"program {program.cycle_count_per_inference()}" in out, out
+
+
+def test_bench_standalone(tmp_path):
+    """tb_accel on its own: `rill cosim --save DIR` writes a run image (gaps, backpressure),
+    `python -m rill.cosim DIR` runs the bench on it in a fresh process, outside pytest."""
+    from rill.cosim import RunImage, RunResult
+    from rill.cosim.cli import main
+
+    program = compile_model("relu", rill.Config.c1b8())
+    program.save(tmp_path / "p.rill")
+    np.save(tmp_path / "x.npy", np.stack(inputs_for(program, 4)))
+    run_dir = tmp_path / "run"
+    assert main([str(tmp_path / "p.rill"), str(tmp_path / "x.npy"), "--save", str(run_dir)]) == 0
+    image = RunImage.load(run_dir)
+    image = dataclasses.replace(image, options=dataclasses.replace(
+        image.options, gaps=0.3, backpressure=0.3, clean_every=2))
+    image.save(run_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    r = subprocess.run([sys.executable, "-m", "rill.cosim", str(run_dir)], env=env,
+                       capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+    res = RunResult.load(run_dir)
+    assert res.ok and res.clean == [True, False, True, False]
+    assert np.array_equal(res.out_beats, image.expected_beats)
+    assert [c for c, cl in zip(res.cycles, res.clean, strict=True) if cl] == \
+        [program.cycle_count_per_inference()] * 2
 
 
 # ---------------------------------------------------------------------------------------------

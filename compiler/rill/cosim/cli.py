@@ -3,19 +3,41 @@
 INPUTS.npy is a stack of inferences along axis 0 (each one shaped like the program's input, or
 with --beats raw [n_in, B] uint16 input beats). Prints the bit-exact verdict and the measured
 cycles per inference; exit status 0 only when every output bit and cycle count matches.
+With --save DIR it only writes the run image into DIR; `python -m rill.cosim DIR` (`replay_main`)
+then runs the accelerator bench on it, without pytest.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+
+
+def _report(ok: bool, cycles: Sequence[int], expected: int, mismatches: Sequence, errors:
+            Sequence[str], n_beats: int, run_dir: Path) -> int:
+    from .run import format_mismatches
+
+    print(f"cycles per inference: RTL {sorted(set(cycles))}, program {expected}")
+    if ok:
+        print(f"PASS: bit-exact with the VM ({n_beats} output beats), "
+              f"cycle-exact ({expected} cycles per inference)")
+        return 0
+    print(f"FAIL: {len(mismatches)} element mismatches, {len(errors)} other errors "
+          f"(run dir {run_dir})")
+    if mismatches:
+        print(format_mismatches(mismatches))
+    for e in errors[:10]:
+        print(f"  {e}")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     from ..compile.program import Program
     from ..errors import RillError
-    from .run import CosimMismatchError, run
+    from .run import CosimMismatchError, make_image, run
 
     ap = argparse.ArgumentParser(prog="rill cosim", description=__doc__.splitlines()[0])
     ap.add_argument("program", help="a saved rill program (Program.save)")
@@ -26,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="preload memories by $readmemh (default) or through the load port")
     ap.add_argument("--reset-at", type=int, action="append", default=[], metavar="K",
                     help="clear the accelerator (and reset the VM) before inference K")
+    ap.add_argument("--save", metavar="DIR", help="only write the run image into DIR (run "
+                    "it with `python -m rill.cosim DIR`)")
     ns = ap.parse_args(argv)
 
     try:
@@ -35,29 +59,50 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rill cosim: {e}")
         return 2
     inputs = [xs[k] for k in range(xs.shape[0])]
+    if ns.save:
+        make_image(program, inputs, resets=ns.reset_at, beats=ns.beats,
+                   load=ns.load).save(Path(ns.save))
+        print(f"run image written to {ns.save}: run it with `python -m rill.cosim {ns.save}`")
+        return 0
     try:
         res = run(program, inputs, waves=ns.waves, resets=ns.reset_at, load=ns.load,
                   beats=ns.beats, check=False)
     except CosimMismatchError as e:
         print(f"FAIL: {e}")
         return 1
-    exp = res.expected_cycles
     print(f"program {program.name}: {len(inputs)} inferences on {program.config}")
-    print(f"cycles per inference: RTL {sorted(set(res.cycles_per_inference))}, program {exp}")
     print(f"simulated {res.sim_cycles} cycles in {res.sim_seconds:.1f} s "
           f"(build {res.build_seconds:.1f} s)")
     if res.waves:
         print(f"waves: {res.waves}")
-    if res.ok:
-        print(f"PASS: bit-exact with the VM ({len(inputs) * program.n_out} output beats), "
-              f"cycle-exact ({exp} cycles per inference)")
-        return 0
-    from .run import _format_mismatches
+    return _report(res.ok, res.cycles_per_inference, res.expected_cycles, res.mismatches,
+                   res.errors, len(inputs) * program.n_out, res.run_dir)
 
-    print(f"FAIL: {len(res.mismatches)} element mismatches, {len(res.errors)} other errors "
-          f"(run dir {res.run_dir})")
-    if res.mismatches:
-        print(_format_mismatches(res.mismatches))
-    for e in res.errors[:10]:
-        print(f"  {e}")
-    return 1
+
+def replay_main(argv: list[str] | None = None) -> int:
+    from .image import RunImage
+    from .run import CosimMismatchError, replay
+
+    ap = argparse.ArgumentParser(prog="python -m rill.cosim",
+                                 description="run the accelerator bench (tb_accel) on a saved "
+                                 "run image, without pytest")
+    ap.add_argument("run_dir", help="a directory holding a run image (image.npz)")
+    ap.add_argument("--test", default="run_program", choices=["run_program", "load_port"],
+                    help="the bench's test: memories preloaded (default) or through the port")
+    ap.add_argument("--waves", action="store_true", help="dump an FST waveform")
+    ns = ap.parse_args(argv)
+    run_dir = Path(ns.run_dir).resolve()
+    if not RunImage.exists(run_dir):
+        print(f"python -m rill.cosim: no run image in {run_dir}")
+        return 2
+    image = RunImage.load(run_dir)
+    p = image.program
+    print(f"program {p.name}: {image.n_inferences} inferences on {p.config} ({ns.test})")
+    try:
+        res = replay(run_dir, ns.test, waves=ns.waves)
+    except CosimMismatchError as e:
+        print(f"FAIL: {e}")
+        return 1
+    print(f"simulated {res.sim_cycles} cycles; result in {run_dir}")
+    return _report(res.ok, res.cycles, image.expected_cycles, res.mismatches, res.errors,
+                   image.n_inferences * p.n_out, run_dir)

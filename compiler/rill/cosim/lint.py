@@ -1,14 +1,14 @@
 """`python -m rill lint-rtl`: verilator --lint-only -Wall over the RTL, for B = 8 and B = 64.
 
-Each unit is linted as its own top (with the files it instantiates), and rtl/rill_top.sv, when
-it exists, with every rtl/*.sv. Any warning fails: waivers live in the RTL as
-`/* verilator lint_off X */` with a comment giving the reason.
+Each unit is linted as its own top, and rtl/rill_top.sv, when it exists, as the whole design;
+the file lists come from the manifest (`rill.hw.manifest`, which a test holds to rtl/). Any
+warning fails: waivers live in the RTL as `/* verilator lint_off X */` with a comment giving the
+reason.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +17,6 @@ from ..hw import manifest
 from .verilator import RTL_DIR, toolchain_env
 
 BLOCK_SIZES = (8, 64)
-
-
-def _params_of(path: Path) -> set[str]:
-    text = path.read_text()
-    head = text.split(");", 1)[0]
-    return set(re.findall(r"parameter\s+(?:int\s+unsigned\s+|int\s+)?(\w+)\s*=", head))
 
 
 def lint_one(top: str, files: list[Path], params: dict[str, int]) -> tuple[bool, str]:
@@ -39,8 +33,8 @@ def lint_one(top: str, files: list[Path], params: dict[str, int]) -> tuple[bool,
 
 
 def jobs(rtl: Path = RTL_DIR) -> list[tuple[str, list[Path], dict[str, int]]]:
-    """The arithmetic units of the manifest (each with the files it instantiates), then
-    rill_top with every rtl/*.sv, at each block size."""
+    """The arithmetic units of the manifest, then rill_top, each with the files the manifest
+    lists for it, at each block size."""
     out = []
     for b in BLOCK_SIZES:
         for top, mod in manifest.MODULES.items():
@@ -49,12 +43,9 @@ def jobs(rtl: Path = RTL_DIR) -> list[tuple[str, list[Path], dict[str, int]]]:
             paths = manifest.files(top, rtl)
             if (rtl / f"{top}.sv").exists():
                 out.append((top, paths, {"B": b} if mod.block_param else {}))
-        top_sv = rtl / "rill_top.sv"
-        if top_sv.exists():
-            allsv = [rtl / manifest.PKG,
-                     *sorted(p for p in rtl.glob("*.sv") if p.name != manifest.PKG)]
-            params = {"B": b} if "B" in _params_of(top_sv) else {}
-            out.append(("rill_top", allsv, params))
+        if (rtl / "rill_top.sv").exists():
+            params = {"B": b} if manifest.MODULES["rill_top"].block_param else {}
+            out.append(("rill_top", manifest.files("rill_top", rtl), params))
     return out
 
 

@@ -6,18 +6,23 @@
     res.cycles_per_inference    # measured on the RTL, one per inference
     res.expected_cycles         # program.cycle_count_per_inference()
 
-Flow: the accelerator (`rill_top`) is verilated once per Config (cached under build/, see
-`rill.cosim.verilator`); the program image (instruction/weight/constant hex files for the
-simulation backdoor), the input beats and the VM's expected output beats are written into a
-fresh run directory; the simulator runs the cocotb bench `cosim/tb_accel.py` as a subprocess,
-which writes `result.json` and `out_beats.npy` there; this module reads them back.
+Flow: the accelerator (`rill_top` and the files `rill.hw.manifest` lists for it) is verilated
+once per Config (cached under build/, see `rill.cosim.verilator`); `make_image` runs the VM and
+returns a `RunImage` (`rill.cosim.image`: program, input beats, the VM's expected output beats,
+clears, stimulus options), saved into a fresh run directory; `simulate` runs the cocotb bench
+`tb_accel.py` on it as a subprocess, which saves a `RunResult` there; this module reads it back.
+
+The bench on its own, without pytest: `python -m rill.cosim RUN_DIR` (`replay`) builds the
+image's config and runs the bench on a saved image: one written by `make_image(...).save(DIR)`,
+by `rill cosim PROGRAM INPUTS.npy --save DIR`, or a run directory kept with RILL_KEEP_RUNS=1.
 
 Choice (documented contract): with `check=True` (default) any difference from the VM raises
-`CosimMismatchError`, whose message names the inference, beat, output element, expected vs
-actual bits and the cycle; so does a cycle count that differs from the program's (measured on
-inferences whose input was back to back and whose output was not backpressured), a protocol
-error (status bits, lost/duplicated beats, unstable output data) or a simulation timeout.
-With `check=False` the same findings are returned in `CosimResult.mismatches` / `.errors`.
+`CosimMismatchError`, whose message shows the first differing beat (expected vs actual hex) and
+names the inference, beat, output element, expected vs actual bits and the cycle of each
+mismatch; so does a cycle count that differs from the program's (measured on inferences whose
+input was back to back and whose output was not backpressured), a protocol error (status bits,
+lost/duplicated beats, unstable output data) or a simulation timeout. With `check=False` the
+same findings are returned in `CosimResult.mismatches` / `.errors`.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from ..compile.program import Program
-from ..hw import isa
+from ..hw import manifest
 from ..hw.config import Config
 from ..hw.sources import package_dir
 from . import verilator as vl
+from .image import RESULT_FILE, Mismatch, RunImage, RunOptions, RunResult, beat_mismatch
 
 TOPLEVEL = "rill_top"
 TB_MODULE = "tb_accel"
@@ -58,7 +64,7 @@ class CosimResult:
     beats: list[np.ndarray]  # raw output beats per inference, [n_out, B] uint16
     expected_beats: list[np.ndarray]  # the VM's
     waves: Path | None
-    mismatches: list[dict]  # {inference, beat, element, expected, actual, cycle}
+    mismatches: list[Mismatch]  # one per differing output element
     errors: list[str]  # protocol / status / timing findings
     clean: list[bool]  # inferences whose cycle count is exact (no gaps, no backpressure)
     sim_cycles: int
@@ -76,11 +82,8 @@ class CosimResult:
 
 
 def rtl_sources() -> list[Path]:
-    """Every RTL file of the accelerator: the package first, then the modules."""
-    rtl = vl.RTL_DIR
-    files = sorted(p for p in rtl.glob("rill_*.sv") if p.name != "rill_pkg.sv")
-    return [rtl / "rill_pkg.sv", *files]
-
+    """Every RTL file of the accelerator, from the manifest: the package, then the modules."""
+    return manifest.files(TOPLEVEL)
 
 
 def build_accel(config: Config, waves: bool = False) -> vl.Build:
@@ -90,66 +93,6 @@ def build_accel(config: Config, waves: bool = False) -> vl.Build:
 
 # ---------------------------------------------------------------------------------------------
 # program image
-
-
-def _hex_rows(words: np.ndarray, dtype: str) -> str:
-    """[n, k] unsigned words -> one hex line per row, element j in bits [j*w +: w]."""
-    words = np.ascontiguousarray(words, dtype=dtype)
-    return "".join(row.tobytes()[::-1].hex() + "\n" for row in words)
-
-
-def bundle_ints(program: Program, core: int) -> list[int]:
-    return [int.from_bytes(bytes(r), "little") for r in program.bundles[core]]
-
-
-def write_image(
-    run_dir: Path,
-    program: Program,
-    in_beats: Sequence[np.ndarray],
-    expected_beats: Sequence[np.ndarray],
-    resets: Sequence[int] = (),
-    options: dict | None = None,
-) -> Path:
-    """Write everything the bench needs into run_dir (image.json, hex files, npy)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    c = program.config
-    nbits = isa.bundle_bits(c)
-    ndig = (nbits + 3) // 4
-    files = {}
-    for core in range(c.num_cores):
-        f = run_dir / f"imem_c{core}.hex"
-        f.write_text("".join(f"{v:0{ndig}x}\n" for v in bundle_ints(program, core)))
-        files[f"rill_imem{core}"] = f.name
-        w = np.asarray(program.weights[core], np.uint16)
-        if w.shape[0]:
-            f = run_dir / f"wmem_c{core}.hex"
-            f.write_text(_hex_rows(w.reshape(-1, c.block_size), "<u2"))
-            files[f"rill_wmem{core}"] = f.name
-    consts = np.asarray(program.consts, np.uint32).reshape(-1, c.block_size)
-    if consts.shape[0]:
-        f = run_dir / "const.hex"
-        f.write_text(_hex_rows(consts, "<u4"))
-        files["rill_const"] = f.name
-    program.save(run_dir / "program.rill")
-    B = c.block_size
-    ins = np.asarray(in_beats, np.uint16).reshape(len(in_beats), program.n_in, B)
-    exp = np.asarray(expected_beats, np.uint16).reshape(len(in_beats), program.n_out, B)
-    np.save(run_dir / "in_beats.npy", ins)
-    np.save(run_dir / "expected_beats.npy", exp)
-    meta = {
-        "config": c.to_dict(),
-        "length": program.length,
-        "n_in": program.n_in,
-        "n_out": program.n_out,
-        "bundle_bits": nbits,
-        "expected_cycles": program.cycle_count_per_inference(),
-        "n_inferences": len(in_beats),
-        "resets": sorted({0, *resets}),
-        "backdoor": files,
-        "options": dict(options or {}),
-    }
-    (run_dir / "image.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return run_dir
 
 
 def vm_expected(program: Program, in_beats: Sequence[np.ndarray],
@@ -162,6 +105,25 @@ def vm_expected(program: Program, in_beats: Sequence[np.ndarray],
             vm.reset()
         out.append(vm.run_beats(np.asarray(beats, np.uint16)))
     return out
+
+
+def make_image(
+    program: Program,
+    inputs: Sequence[np.ndarray],
+    *,
+    resets: Sequence[int] = (),
+    beats: bool = False,
+    **options,
+) -> RunImage:
+    """The run image of `inputs` (model inputs, or raw input beats with beats=True), with the
+    VM's expected beats; `options` are the fields of RunOptions (see `run`)."""
+    opts = RunOptions(**options)
+    in_beats = [np.asarray(x, np.uint16) if beats else program.input_beats(np.asarray(x))
+                for x in inputs]
+    if not in_beats:
+        raise ValueError("run() needs at least one inference")
+    expected = vm_expected(program, in_beats, resets)
+    return RunImage(program, np.stack(in_beats), np.stack(expected), tuple(resets), opts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,18 +139,20 @@ def _run_dir(b: vl.Build, name: str) -> Path:
 
 def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
              plusargs: Sequence[str] = (), seed: int | None = None,
-             test_filter: str | None = None) -> dict:
-    """Run cocotb test(s) of cosim/tb_accel.py on build b (a testcase name, or test_filter, a
-    regex over test names, e.g. for parametrized tests); returns result.json (or {}). Raises
+             test_filter: str | None = None, image: RunImage | None = None) -> RunResult | None:
+    """Run cocotb test(s) of tb_accel.py on build b (a testcase name, or test_filter, a regex
+    over test names, e.g. for parametrized tests) in run_dir, which holds the run image (or
+    none: the status-error benches); returns the RunResult the bench saved, if any. Raises
     CosimMismatchError with the simulator's error lines when the simulation stops early (a
     firing RTL assertion)."""
     from cocotb_tools.runner import get_runner
 
-    meta = json.loads((run_dir / "image.json").read_text()) if (run_dir / "image.json").exists() \
-        else {}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if image is None and RunImage.exists(run_dir):
+        image = RunImage.load(run_dir)
     args = list(plusargs)
-    if meta.get("options", {}).get("load", "backdoor") == "backdoor":
-        args += [f"+{k}={run_dir / v}" for k, v in meta.get("backdoor", {}).items()]
+    if image is not None and image.options.load == "backdoor":
+        args += image.write_backdoor(run_dir)
     if str(vl.TB_DIR) not in sys.path:
         sys.path.insert(0, str(vl.TB_DIR))
     compiler_dir = str(package_dir("rill", ".").parent)  # the directory holding the rill package
@@ -196,7 +160,7 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
         sys.path.insert(0, compiler_dir)
     env = {"RILL_RUN_DIR": str(run_dir), "RILL_PARAMS": json.dumps(b.parameters)}
     runner = get_runner("verilator")
-    (run_dir / "result.json").unlink(missing_ok=True)
+    (run_dir / RESULT_FILE).unlink(missing_ok=True)
     try:
         runner.test(
             test_module=TB_MODULE,
@@ -221,16 +185,21 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
         found = [ln.strip() for ln in lines if "%Error" in ln or "ASSERT FAILED" in ln]
         raise CosimMismatchError(f"simulation stopped ({log}):\n" +
                                  "\n".join(found[:10] or lines[-20:])) from e
-    res = run_dir / "result.json"
-    return json.loads(res.read_text()) if res.exists() else {}
+    return RunResult.load(run_dir) if RunResult.exists(run_dir) else None
 
 
-def _format_mismatches(mm: list[dict], limit: int = 8) -> str:
-    lines = [
-        f"  inference {m['inference']} beat {m['beat']} element {m['element']}: expected "
-        f"0x{m['expected']:04x} actual 0x{m['actual']:04x} (cycle {m['cycle']})"
-        for m in mm[:limit]
-    ]
+def replay(run_dir: Path, testcase: str = "run_program", waves: bool = False) -> RunResult:
+    """The bench on a saved run image, outside pytest: build its config, simulate."""
+    image = RunImage.load(run_dir)
+    b = build_accel(image.config, waves=waves)
+    res = simulate(b, run_dir, testcase, seed=image.options.seed, image=image)
+    if res is None:
+        raise CosimMismatchError(f"simulation produced no result (see {run_dir / 'sim.log'})")
+    return res
+
+
+def format_mismatches(mm: Sequence[Mismatch], limit: int = 8) -> str:
+    lines = [f"  {m}" for m in mm[:limit]]
     if len(mm) > limit:
         lines.append(f"  ... and {len(mm) - limit} more")
     return "\n".join(lines)
@@ -262,44 +231,35 @@ def run(
     beats=True: `inputs` are raw input beats ([n_in, B] uint16) instead of model inputs.
     Raises CosimMismatchError on any difference when check is True (see module docstring).
     """
-    if load not in ("backdoor", "port"):
-        raise ValueError(f"load={load!r}: 'backdoor' or 'port'")
-    in_beats = [np.asarray(x, np.uint16) if beats else program.input_beats(np.asarray(x))
-                for x in inputs]
-    if not in_beats:
-        raise ValueError("run() needs at least one inference")
-    expected = vm_expected(program, in_beats, resets)
+    image = make_image(program, inputs, resets=resets, beats=beats, load=load, gaps=gaps,
+                       backpressure=backpressure, clean_every=clean_every, seed=seed)
     t0 = time.monotonic()
     b = build_accel(program.config, waves=waves)
     build_s = time.monotonic() - t0
-    run_dir = _run_dir(b, name or program.name)
-    opts = {"load": load, "gaps": gaps, "backpressure": backpressure,
-            "clean_every": clean_every, "seed": seed}
-    write_image(run_dir, program, in_beats, expected, resets, opts)
+    run_dir = image.save(_run_dir(b, name or program.name))
     t1 = time.monotonic()
-    res = simulate(b, run_dir, seed=seed)
+    res = simulate(b, run_dir, seed=seed, image=image)
     sim_s = time.monotonic() - t1
-    if not res:
+    if res is None:
         log = run_dir / "sim.log"
         tail = log.read_text()[-3000:] if log.exists() else "(no log)"
         raise CosimMismatchError(f"simulation produced no result (see {run_dir}):\n{tail}")
-    out_beats = np.load(run_dir / "out_beats.npy")
-    got = [out_beats[k] for k in range(len(in_beats))]
+    got = list(res.out_beats)
     wave_file = None
     if waves:
         found = sorted(run_dir.glob("*.fst")) + sorted(run_dir.glob("*.vcd"))
         wave_file = found[0] if found else None
     result = CosimResult(
         outputs=[program.output_from_beats(g) for g in got],
-        cycles_per_inference=[int(c) for c in res["cycles"]],
-        expected_cycles=program.cycle_count_per_inference(),
+        cycles_per_inference=res.cycles,
+        expected_cycles=image.expected_cycles,
         beats=got,
-        expected_beats=expected,
+        expected_beats=list(image.expected_beats),
         waves=wave_file,
-        mismatches=res["mismatches"],
-        errors=res["errors"],
-        clean=res["clean"],
-        sim_cycles=int(res["sim_cycles"]),
+        mismatches=res.mismatches,
+        errors=res.errors,
+        clean=res.clean,
+        sim_cycles=res.sim_cycles,
         sim_seconds=sim_s,
         build_seconds=build_s,
         run_dir=run_dir,
@@ -307,11 +267,14 @@ def run(
     if check and not result.ok:
         msg = [f"RTL vs VM: {program.name} on {program.config} ({run_dir})"]
         if result.mismatches:
+            m = result.mismatches[0]
+            msg.append(beat_mismatch(m.inference, m.beat, m.cycle,
+                                     image.expected_beats[m.inference, m.beat],
+                                     res.out_beats[m.inference, m.beat]))
             msg.append(f"{len(result.mismatches)} element mismatches:")
-            msg.append(_format_mismatches(result.mismatches))
+            msg.append(format_mismatches(result.mismatches))
         msg += [f"  {e}" for e in result.errors[:10]]
         raise CosimMismatchError("\n".join(msg))
     if not waves and check and os.environ.get("RILL_KEEP_RUNS", "0") != "1":
         shutil.rmtree(run_dir, ignore_errors=True)
-        result.run_dir = run_dir
     return result
