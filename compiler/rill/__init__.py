@@ -9,6 +9,7 @@ from .errors import (
     AllocationError,
     ConfigError,
     LoadError,
+    ModelError,
     NNIRError,
     ProgramError,
     RillError,
@@ -22,16 +23,17 @@ from .vm import VM
 
 
 def __getattr__(name: str):
-    # the torch frontend is imported on first use: the simulator (cosim) and the CLI import
-    # rill without paying torch's start-up
-    if name == "fx":
+    # the torch frontend and the cosim are imported on first use: the simulator (cosim) and the
+    # CLI import rill without paying torch's start-up, and `import rill` needs no Verilator
+    if name in ("fx", "cosim"):
         import importlib
 
-        return importlib.import_module(".fx", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'rill' has no attribute {name!r}")
 
 
 __all__ = [
-    "fx", "Config", "Program", "VM", "NNIR", "RillError", "AllocationError", "ConfigError",
-    "LoadError", "NNIRError", "ProgramError", "SaveError", "UnsupportedError", "VMInputError",
+    "fx", "cosim", "Config", "Program", "VM", "NNIR", "RillError", "AllocationError",
+    "ConfigError", "LoadError", "ModelError", "NNIRError", "ProgramError", "SaveError",
+    "UnsupportedError", "VMInputError",
 ]

@@ -13,6 +13,10 @@ class UnsupportedError(RillError):
     """The model uses operations rill cannot compile (all of them are listed)."""
 
 
+class ModelError(RillError, ValueError):
+    """A model's parameters cannot be represented (NaN, inf, or beyond bf16's range)."""
+
+
 class NNIRError(RillError):
     """The NNIR graph is malformed (a verifier found it between passes)."""
 
@@ -22,7 +26,7 @@ class AllocationError(RillError):
 
 
 class SaveError(RillError):
-    """A program could not be written."""
+    """A program or config file could not be written."""
 
 
 class LoadError(RillError):

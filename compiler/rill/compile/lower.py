@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..errors import AllocationError
+from ..errors import ModelError
 from ..hw.config import Config
 from ..hw.isa import MOp, Timing, VOp
 from ..hw.numerics import canonical, round_to_bf16
@@ -22,6 +22,7 @@ Tensor = list[Row]
 
 _UNARY = {OpKind.RELU: VOp.RELU, OpKind.SIGMOID: VOp.SIGMOID, OpKind.TANH: VOp.TANH}
 _BINARY = {OpKind.ADD: VOp.ADD, OpKind.SUB: VOp.SUB, OpKind.MUL: VOp.MUL}
+BF16_MAX = (2 - 2**-7) * 2.0**127  # largest finite bf16
 
 
 def blocks(n: int, b: int) -> int:
@@ -32,6 +33,26 @@ def pad2(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
     out = np.zeros((rows, cols), np.float32)
     out[: w.shape[0], : w.shape[1]] = w
     return out
+
+
+def check_finite(node: Node, what: str, values: np.ndarray | None, bf16: bool) -> None:
+    """Reject NaN/inf parameters, naming the first one. Weights are checked after rounding
+    to bf16 (what the weight memory holds): a finite fp32 above bf16's range becomes inf."""
+    if values is None:
+        return
+    v = np.asarray(values, np.float32)
+    held = round_to_bf16(v) if bf16 else v
+    bad = np.argwhere(~np.isfinite(held))
+    if not bad.size:
+        return
+    idx = tuple(int(i) for i in bad[0])
+    x = float(v[idx])
+    why = ("is NaN" if math.isnan(x) else "is infinite" if math.isinf(x)
+           else f"rounds to bf16 inf (largest finite bf16 is {BF16_MAX:.4g})")
+    raise ModelError(
+        f"{node.where()}: {what}[{', '.join(map(str, idx))}] = {x!r} {why} "
+        f"({len(bad)} non-finite value{'s' if len(bad) > 1 else ''} in {what})"
+    )
 
 
 class Lowering:
@@ -46,8 +67,6 @@ class Lowering:
     def weight_matrix(self, w: np.ndarray, node: Node) -> list[list[int]]:
         """Pad, round to bf16, cut into blocks; deal the blocks to cores round-robin.
         Returns ids[n][k]."""
-        if not np.isfinite(w).all():
-            raise AllocationError(f"{node.where()}: weights contain inf or NaN")
         B = self.B
         nb, kb = blocks(w.shape[0], B), blocks(w.shape[1], B)
         wp = canonical(round_to_bf16(pad2(w, nb * B, kb * B)))
@@ -120,6 +139,8 @@ class Lowering:
         return self.df.zero() if v is None else v
 
     def linear(self, node: Node, x: Tensor) -> Tensor:
+        check_finite(node, "weight", node.weight, bf16=True)
+        check_finite(node, "bias", node.bias, bf16=False)
         ids = self.weight_matrix(node.weight, node)
         bias = self.bias_vals(node.bias, node.weight.shape[0])
         split = self.split_factor(len(ids) * len(x), len(ids[0]))
@@ -128,6 +149,9 @@ class Lowering:
     def lstm(self, node: Node, x: Tensor) -> Tensor:
         B = self.B
         for li, layer in enumerate(node.layers):
+            check_finite(node, f"layer {li} w_ih", layer.w_ih, bf16=True)
+            check_finite(node, f"layer {li} w_hh", layer.w_hh, bf16=True)
+            check_finite(node, f"layer {li} bias (b_ih + b_hh)", layer.bias, bf16=False)
             H = layer.w_hh.shape[1]
             I = layer.w_ih.shape[1]  # noqa: E741
             hb, ib = blocks(H, B), blocks(I, B)

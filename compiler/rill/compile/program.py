@@ -6,9 +6,12 @@ imports the VM lazily inside the method, the documented upward edge (tests/test_
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from ..errors import LoadError, SaveError, VMInputError
 from ..hw import isa
-from ..hw.config import Config
+from ..hw.config import Config, check_clock_mhz
 from ..hw.numerics import bf16_bits_to_f32, f32_to_bf16_bits
 
 MAGIC = b"RILL"
@@ -82,7 +85,10 @@ class Program:
         return self.n_in + self.t_last_out + isa.Timing.of(self.config).out
 
     def compute_duration_per_inference_us(self, clock_mhz: float | None = None) -> float:
-        return self.cycle_count_per_inference() / (clock_mhz or self.config.clock_mhz)
+        if clock_mhz is None:
+            clock_mhz = self.config.clock_mhz
+        check_clock_mhz(clock_mhz, "clock_mhz")
+        return self.cycle_count_per_inference() / clock_mhz
 
     def metrics(self) -> dict:
         c = self.config
@@ -132,14 +138,21 @@ class Program:
         return body + struct.pack("<I", zlib.crc32(body))
 
     def save(self, path: str | Path) -> None:
+        """Write atomically: a unique temporary file in the target's directory, then a rename,
+        so neither a crash nor a concurrent save to the same path leaves a half-written file."""
         path = Path(path)
         data = self.save_bytes()
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = None
         try:
-            tmp.write_bytes(data)
-            tmp.replace(path)  # never leave a half-written program behind
+            fd, tmp = tempfile.mkstemp(prefix=".rill-", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the program private
+            os.replace(tmp, path)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                with contextlib.suppress(OSError):  # never hide the SaveError below
+                    os.unlink(tmp)
             raise SaveError(f"cannot write program to {path}: {e}") from e
 
     @classmethod

@@ -2,9 +2,12 @@
 
 INPUTS.npy is a stack of inferences along axis 0 (each one shaped like the program's input, or
 with --beats raw [n_in, B] uint16 input beats). Prints the bit-exact verdict and the measured
-cycles per inference; exit status 0 only when every output bit and cycle count matches.
-With --save DIR it only writes the run image into DIR; `python -m rill.cosim DIR` (`replay_main`)
-then runs the accelerator bench on it, without pytest.
+cycles per inference. With --save DIR it only writes the run image into DIR; `python -m
+rill.cosim DIR` (`replay_main`) then runs the accelerator bench on it, without pytest.
+
+exit status: 0 every output bit and cycle count matches the VM; 1 RTL-vs-VM mismatch (bits,
+cycles, stream protocol, or a simulation that gave no result); 2 bad input (an unreadable or
+corrupt program, inputs of the wrong shape or dtype, bad arguments), found before simulating.
 """
 
 from __future__ import annotations
@@ -31,7 +34,32 @@ def _report(ok: bool, cycles: Sequence[int], expected: int, mismatches: Sequence
         print(format_mismatches(mismatches))
     for e in errors[:10]:
         print(f"  {e}")
-    return 1
+    return EXIT_MISMATCH
+
+
+EXIT_MISMATCH, EXIT_BAD_INPUT = 1, 2
+
+
+def _inferences(program, xs, beats: bool) -> list[np.ndarray]:
+    """The inferences of the stack xs, each checked as the VM takes it, so that bad input is
+    told apart (exit 2) from an RTL-vs-VM mismatch (exit 1) before anything is simulated."""
+    from ..errors import VMInputError
+
+    if not isinstance(xs, np.ndarray) or xs.ndim == 0 or xs.shape[0] == 0:
+        shape = getattr(xs, "shape", type(xs).__name__)
+        raise VMInputError(f"inputs: expected an array stacking at least one inference along "
+                           f"axis 0, got {shape}")
+    want = (program.n_in, program.B)
+    for k in range(xs.shape[0]):
+        if not beats:
+            try:
+                program.input_beats(xs[k])
+            except VMInputError as e:
+                raise VMInputError(f"inference {k}: {e}") from e
+        elif xs.shape[1:] != want or xs.dtype.kind not in "ui":
+            raise VMInputError(f"--beats: inference {k} is {xs.dtype} {xs.shape[1:]}, expected "
+                               f"integer input beats of shape {want} (n_in, B)")
+    return [xs[k] for k in range(xs.shape[0])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import RillError
     from .run import CosimMismatchError, make_image, run
 
-    ap = argparse.ArgumentParser(prog="rill cosim", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="rill cosim", description=__doc__.splitlines()[0],
+                                 epilog=__doc__[__doc__.index("exit status"):])
     ap.add_argument("program", help="a saved rill program (Program.save)")
     ap.add_argument("inputs", help=".npy stack of inferences along axis 0")
     ap.add_argument("--beats", action="store_true", help="inputs are raw input beats")
@@ -54,14 +83,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         program = Program.load(ns.program)
-        xs = np.load(ns.inputs)
+        inputs = _inferences(program, np.load(ns.inputs), ns.beats)
+        if ns.save:
+            make_image(program, inputs, resets=ns.reset_at, beats=ns.beats,
+                       load=ns.load).save(Path(ns.save))
     except (RillError, OSError, ValueError) as e:
-        print(f"rill cosim: {e}")
-        return 2
-    inputs = [xs[k] for k in range(xs.shape[0])]
+        print(f"rill cosim: bad input: {e}")
+        return EXIT_BAD_INPUT
     if ns.save:
-        make_image(program, inputs, resets=ns.reset_at, beats=ns.beats,
-                   load=ns.load).save(Path(ns.save))
         print(f"run image written to {ns.save}: run it with `python -m rill.cosim {ns.save}`")
         return 0
     try:
@@ -69,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                   beats=ns.beats, check=False)
     except CosimMismatchError as e:
         print(f"FAIL: {e}")
-        return 1
+        return EXIT_MISMATCH
     print(f"program {program.name}: {len(inputs)} inferences on {program.config}")
     print(f"simulated {res.sim_cycles} cycles in {res.sim_seconds:.1f} s "
           f"(build {res.build_seconds:.1f} s)")
@@ -94,7 +123,7 @@ def replay_main(argv: list[str] | None = None) -> int:
     run_dir = Path(ns.run_dir).resolve()
     if not RunImage.exists(run_dir):
         print(f"python -m rill.cosim: no run image in {run_dir}")
-        return 2
+        return EXIT_BAD_INPUT
     image = RunImage.load(run_dir)
     p = image.program
     print(f"program {p.name}: {image.n_inferences} inferences on {p.config} ({ns.test})")
@@ -102,7 +131,7 @@ def replay_main(argv: list[str] | None = None) -> int:
         res = replay(run_dir, ns.test, waves=ns.waves)
     except CosimMismatchError as e:
         print(f"FAIL: {e}")
-        return 1
+        return EXIT_MISMATCH
     print(f"simulated {res.sim_cycles} cycles; result in {run_dir}")
     return _report(res.ok, res.cycles, image.expected_cycles, res.mismatches, res.errors,
                    image.n_inferences * p.n_out, run_dir)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -131,10 +132,12 @@ def make_image(
 
 
 def _run_dir(b: vl.Build, name: str) -> Path:
+    """A fresh directory name under the build's runs/. The program's name comes from the user
+    (or a loaded file): keep only safe characters, so it cannot name a path elsewhere."""
     base = b.build_dir / "runs"
     base.mkdir(parents=True, exist_ok=True)
-    stamp = f"{name}-{os.getpid()}-{time.monotonic_ns()}"
-    return base / stamp
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".")[:64] or "program"
+    return base / f"{safe}-{os.getpid()}-{time.monotonic_ns()}"
 
 
 def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import operator
 import re
 
@@ -84,9 +85,15 @@ class _Lowering:
             Node(n.name, op, tuple(i.name for i in inputs), self.shape(n), source_line(n), **kw)
         )
 
+    def attr(self, p):
+        """The value a get_attr node stands for; its target is dotted ('fc.weight') when the
+        parameter or buffer belongs to a submodule."""
+        if isinstance(p, torch.fx.Node) and p.op == "get_attr":
+            return functools.reduce(getattr, p.target.split("."), self.gm)
+        return p
+
     def constant(self, v, n: torch.fx.Node, features: int) -> np.ndarray | None:
-        if isinstance(v, torch.fx.Node) and v.op == "get_attr":
-            v = getattr(self.gm, v.target)
+        v = self.attr(v)
         if isinstance(v, (int, float)):
             return np.full(features, v, dtype=np.float32)
         if isinstance(v, torch.Tensor):
@@ -114,6 +121,10 @@ class _Lowering:
         if not (a_t or b_t):
             self.fail(n, "has no tensor operand")
             return
+        if not self.shape(n):
+            self.fail(n, "0-d (scalar) results are not supported: rill tensors are (*rows, "
+                      "features)")
+            return
         tensor, other = (a, b) if a_t else (b, a)
         c = self.constant(other, n, self.shape(n)[-1])
         if c is None:
@@ -131,9 +142,7 @@ class _Lowering:
         args = list(n.args) + [n.kwargs.get("bias")] * (3 - len(n.args))
         x, w, b = args[:3]
         params = []
-        for p in (w, b):
-            if isinstance(p, torch.fx.Node) and p.op == "get_attr":
-                p = getattr(self.gm, p.target)
+        for p in map(self.attr, (w, b)):
             params.append(p.detach().float().numpy() if isinstance(p, torch.Tensor) else p)
         if not isinstance(params[0], np.ndarray) or params[0].ndim != 2:
             self.fail(n, "weight must be a constant 2-D parameter")

@@ -7,7 +7,18 @@ import json
 import math
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SaveError
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # True is an int to Python
+
+
+def check_clock_mhz(v: object, what: str) -> None:
+    """A clock frequency in MHz: a finite positive number (not a string, bool or None)."""
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not ok or not math.isfinite(v) or v <= 0:
+        raise ConfigError(f"{what}={v!r}: must be a finite positive number of MHz")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,18 +40,17 @@ class Config:
     def __post_init__(self) -> None:
         def pow2(name: str, lo: int, hi: int) -> None:
             v = getattr(self, name)
-            if not isinstance(v, int) or v < lo or v > hi or v & (v - 1):
+            if not _is_int(v) or v < lo or v > hi or v & (v - 1):
                 raise ConfigError(f"Config.{name}={v!r}: must be a power of two in [{lo}, {hi}]")
 
-        if not isinstance(self.num_cores, int) or not 1 <= self.num_cores <= 8:
+        if not _is_int(self.num_cores) or not 1 <= self.num_cores <= 8:
             raise ConfigError(f"Config.num_cores={self.num_cores!r}: must be an int in [1, 8]")
         pow2("block_size", 4, 128)
         pow2("weight_depth", 2, 1 << 16)
         pow2("rf_depth", 4, 1 << 12)
         pow2("instr_depth", 4, 1 << 16)
         pow2("out_fifo_depth", 2, 1 << 12)
-        if not self.clock_mhz > 0:
-            raise ConfigError(f"Config.clock_mhz={self.clock_mhz!r}: must be positive")
+        check_clock_mhz(self.clock_mhz, "Config.clock_mhz")
 
     # presets ---------------------------------------------------------------------------------
     @classmethod
@@ -112,15 +122,28 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> Config:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
+        if not isinstance(d, dict):
+            raise ConfigError(f"a Config is a JSON object of fields, got {type(d).__name__}")
+        fields = dataclasses.fields(cls)
+        unknown = set(d) - {f.name for f in fields}
         if unknown:
             raise ConfigError(f"unknown Config fields {sorted(unknown)}")
+        missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in d]
+        if missing:
+            raise ConfigError(f"missing Config fields {missing}")
         return cls(**d)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        try:
+            Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        except OSError as e:
+            raise SaveError(f"cannot write config to {path}: {e}") from e
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from e
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"cannot read a Config from {path}: {e}") from e

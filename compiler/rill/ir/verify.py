@@ -8,10 +8,17 @@ from .graph import BINARY, UNARY, Graph, Node, OpKind
 
 def verify(g: Graph) -> Graph:
     """Check structure and shapes; raise NNIRError naming the node."""
+    for n in g.nodes:  # parameters first: an empty layer is named, not the input it empties
+        _check_parameters(n)
     seen: dict[str, Node] = {}
     for n in g.nodes:
         if n.name in seen:
             raise NNIRError(f"{n.where()}: duplicate node name")
+        if n.shape and 0 in n.shape:
+            raise NNIRError(
+                f"{n.where()}: shape {tuple(n.shape)} is empty; every tensor needs at least one "
+                f"row and one feature"
+            )
         for i in n.inputs:
             if i not in seen:
                 raise NNIRError(f"{n.where()}: input '{i}' is not defined before it")
@@ -56,3 +63,16 @@ def verify(g: Graph) -> Graph:
             f"{len(g.inputs)} inputs and {len(g.outputs)} outputs"
         )
     return g
+
+
+def _check_parameters(n: Node) -> None:
+    params = [("weight", n.weight)] + [
+        (f"layer {k} {name}", w) for k, layer in enumerate(n.layers)
+        for name, w in (("w_ih", layer.w_ih), ("w_hh", layer.w_hh))
+    ]
+    for what, w in params:
+        if w is not None and (w.ndim != 2 or 0 in w.shape):
+            raise NNIRError(
+                f"{n.where()}: {what} of shape {tuple(w.shape)} is empty; a layer needs at "
+                f"least one input and one output feature"
+            )
