@@ -8,6 +8,7 @@ from .compile.program import Program
 from .errors import (
     AllocationError,
     ConfigError,
+    InvalidProgramError,
     LoadError,
     ModelError,
     NNIRError,
@@ -34,6 +35,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "fx", "cosim", "Config", "Program", "VM", "NNIR", "RillError", "AllocationError",
-    "ConfigError", "LoadError", "ModelError", "NNIRError", "ProgramError", "SaveError",
-    "UnsupportedError", "VMInputError",
+    "ConfigError", "InvalidProgramError", "LoadError", "ModelError", "NNIRError", "ProgramError",
+    "SaveError", "UnsupportedError", "VMInputError",
 ]

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from .errors import RillError
+
 # command -> (module, help); each module has main(argv) -> int, imported only when used
 COMMANDS = {
     "demo": ("rill.demo", "compile the seed LSTM, run it on the VM and the RTL, print the verdict"),
@@ -25,4 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
     module = importlib.import_module(COMMANDS[ns.command][0])
-    return int(module.main(ns.args) or 0)
+    try:
+        return int(module.main(ns.args) or 0)
+    except RillError as e:  # bad input: one line (or the error's own list), no traceback
+        print(f"rill {ns.command}: error: {e}", file=sys.stderr)
+        return 2

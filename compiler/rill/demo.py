@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -18,6 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--no-rtl", action="store_true", help="VM only")
     args = ap.parse_args(argv or [])
+    presets = sorted(n for n, v in vars(rill.Config).items()
+                     if isinstance(v, classmethod) and n not in ("from_dict", "load"))
+    if args.config not in presets:
+        print(f"rill demo: error: --config {args.config!r} is not a Config preset; presets: "
+              f"{', '.join(presets)}", file=sys.stderr)
+        return 2
+    if args.steps < 1:
+        print(f"rill demo: error: --steps {args.steps}: must be at least 1", file=sys.stderr)
+        return 2
     config = getattr(rill.Config, args.config)()
 
     torch.manual_seed(0)

@@ -37,5 +37,9 @@ class ProgramError(RillError):
     """An instruction stream is illegal (bad opcode, bank, or a timing hazard)."""
 
 
+class InvalidProgramError(LoadError, ProgramError):
+    """A program's header contradicts its config or its own contents (field, expected, got)."""
+
+
 class VMInputError(RillError, ValueError):
     """Input to VM.run has the wrong shape or dtype."""

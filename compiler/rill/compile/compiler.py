@@ -14,6 +14,7 @@ from .lower import lower
 from .program import Program
 from .regalloc import allocate
 from .schedule import schedule
+from .validate import validate_program
 
 
 def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Program:
@@ -37,7 +38,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         weights.append(f32_to_bf16_bits(arr).reshape(-1, B, B))
     consts = (f32_bits(np.stack(df.consts)) if df.consts else np.zeros((0, B), np.uint32))
     in_shape = layout["input"][0]
-    return Program(
+    return validate_program(Program(
         config=config,
         length=sch.length,
         n_in=df.n_inputs,
@@ -50,7 +51,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         streaming_axis=graph.stream_axis,
         t_last_out=sch.issue[df.outputs[-1].id],
         name=name or "program",
-    )
+    ), origin=f"compiled program {name or 'program'!r}")
 
 
 def _check_weights_fit(weight_core: list[int], config: Config) -> None:

@@ -1,7 +1,8 @@
 """NNIR -> Dataflow: every tensor becomes rows of block-sized values.
 
-A `None` in a row is a block known to be zero (the LSTM's initial state in a non-streaming
-program), which lets the lowering skip MACs and the `f * c` of the first step.
+A `None` in a row is a block known to be zero (a missing bias), which lets the lowering skip
+an add. The LSTM's initial state is not one: its first step computes `W_hh h0` and `f * c0` on
+zero constants, so that a NaN or inf gate gives the bits torch and the streaming program give.
 """
 
 from __future__ import annotations
@@ -169,8 +170,8 @@ class Lowering:
             if node.stateful:
                 h: Row = [Val(ValKind.STATE, pin=("h", node.name, li, j)) for j in range(hb)]
                 c: Row = [Val(ValKind.STATE, pin=("c", node.name, li, j)) for j in range(hb)]
-            else:
-                h, c = [None] * hb, [None] * hb
+            else:  # zero state, computed with as the streaming program does: the same bits
+                h, c = [self.df.zero()] * hb, [self.df.zero()] * hb
             out: Tensor = []
             for row in x:
                 xin = row + h
@@ -191,10 +192,8 @@ class Lowering:
                     ig = self.df.vec(VOp.MUL, sig_i, tanh_g)
                     fgate = self.df.vec(VOp.SIGMOID, f_)
                     og = self.df.vec(VOp.SIGMOID, o_)
-                    if c[j] is None:
-                        cj = ig
-                    else:
-                        cj = self.df.vec(VOp.ADD, self.df.vec(VOp.MUL, fgate, c[j]), ig, pin=pin_c)
+                    # f * c even where c is the zero initial state: a NaN f makes c NaN
+                    cj = self.df.vec(VOp.ADD, self.df.vec(VOp.MUL, fgate, c[j]), ig, pin=pin_c)
                     hj = self.df.vec(VOp.MUL, og, self.df.vec(VOp.TANH, cj), pin=pin_h)
                     new_h.append(hj)
                     new_c.append(cj)

@@ -21,9 +21,29 @@ from ..errors import LoadError, SaveError, VMInputError
 from ..hw import isa
 from ..hw.config import Config, check_clock_mhz
 from ..hw.numerics import bf16_bits_to_f32, f32_to_bf16_bits
+from .validate import validate_program
 
 MAGIC = b"RILL"
 FORMAT_VERSION = 1
+
+
+_TORCH_FLOATS = ("torch.float32", "torch.float64", "torch.float16", "torch.bfloat16")
+
+
+def as_float_array(x, what: str) -> np.ndarray:
+    """`x` as a native-endian float32 array: numpy floats of any width or byte order, torch
+    float tensors (bf16 included, converted exactly); anything else is a VMInputError."""
+    if hasattr(x, "detach") and hasattr(x, "dtype"):  # a torch tensor (no torch import here)
+        if str(x.dtype) not in _TORCH_FLOATS:
+            raise VMInputError(f"{what} dtype {x.dtype}: expected a float tensor (float32)")
+        x = x.detach().cpu().float().numpy()
+    try:
+        x = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise VMInputError(f"{what}: not an array of floats ({e})") from e
+    if x.dtype.kind != "f":
+        raise VMInputError(f"{what} dtype {x.dtype}: expected a float array (float32)")
+    return x.astype(np.float32)  # also to native byte order
 
 
 @dataclasses.dataclass
@@ -57,9 +77,7 @@ class Program:
 
     def input_beats(self, x: np.ndarray) -> np.ndarray:
         """One inference's input -> [n_in, B] bf16 bits, rows of feature blocks, zero padded."""
-        x = np.asarray(x)
-        if x.dtype not in (np.float32, np.float64, np.float16):
-            raise VMInputError(f"input dtype {x.dtype}: expected a float array (float32)")
+        x = as_float_array(x, "input")
         if tuple(x.shape) != tuple(self.input_shape):
             raise VMInputError(
                 f"input shape {tuple(x.shape)} does not match the program's "
@@ -68,7 +86,7 @@ class Program:
                    if self.streaming_axis is not None else "")
             )
         feats = self.input_shape[-1]
-        rows = x.reshape(-1, feats).astype(np.float32)
+        rows = x.reshape(-1, feats)
         padded = np.zeros((rows.shape[0], self.n_in // rows.shape[0] * self.B), np.float32)
         padded[:, :feats] = rows
         return f32_to_bf16_bits(padded.reshape(self.n_in, self.B))
@@ -187,13 +205,14 @@ class Program:
             consts = np.frombuffer(take(h["n_consts"] * B * 4), "<u4").reshape(-1, B)
             if pos != len(body):
                 raise LoadError(f"{origin}: {len(body) - pos} unexpected trailing bytes")
-            return cls(config, h["length"], h["n_in"], h["n_out"], bundles, weights,
+            prog = cls(config, h["length"], h["n_in"], h["n_out"], bundles, weights,
                        consts.astype(np.uint32), tuple(h["input_shape"]),
                        tuple(h["output_shape"]), h["streaming_axis"], h["t_last_out"], h["name"])
         except LoadError:
             raise
         except (KeyError, ValueError, TypeError) as e:
             raise LoadError(f"{origin}: malformed header or sections: {e}") from e
+        return validate_program(prog, origin)
 
     @classmethod
     def load(cls, path: str | Path) -> Program:

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compile.program import Program
+from ..errors import VMInputError
 from ..hw import manifest
 from ..hw.config import Config
 from ..hw.sources import package_dir
@@ -108,6 +109,19 @@ def vm_expected(program: Program, in_beats: Sequence[np.ndarray],
     return out
 
 
+def _raw_beats(x, k: int) -> np.ndarray:
+    """inputs[k] with beats=True: raw bf16 bits, integers in [0, 0xFFFF]; a float array is a
+    model input passed by mistake, never cast."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "ui":
+        raise VMInputError(f"inputs[{k}]: beats=True takes raw bf16 bits (uint16), got a {x.dtype} "
+                           f"array; pass model inputs with beats=False")
+    if x.size and (x.min() < 0 or x.max() > 0xFFFF):
+        raise VMInputError(f"inputs[{k}]: raw beats must be in [0, 0xFFFF], got "
+                           f"[{x.min()}, {x.max()}]")
+    return x.astype(np.uint16)
+
+
 def make_image(
     program: Program,
     inputs: Sequence[np.ndarray],
@@ -119,10 +133,10 @@ def make_image(
     """The run image of `inputs` (model inputs, or raw input beats with beats=True), with the
     VM's expected beats; `options` are the fields of RunOptions (see `run`)."""
     opts = RunOptions(**options)
-    in_beats = [np.asarray(x, np.uint16) if beats else program.input_beats(np.asarray(x))
-                for x in inputs]
+    in_beats = [_raw_beats(x, k) if beats else program.input_beats(x)
+                for k, x in enumerate(inputs)]
     if not in_beats:
-        raise ValueError("run() needs at least one inference")
+        raise VMInputError("run() needs at least one inference")
     expected = vm_expected(program, in_beats, resets)
     return RunImage(program, np.stack(in_beats), np.stack(expected), tuple(resets), opts)
 

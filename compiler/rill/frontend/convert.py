@@ -43,11 +43,18 @@ def source_line(node: torch.fx.Node) -> str:
     """'file.py:LINE: code' of the model line that made this node, from the recorded trace."""
     trace = node.meta.get("stack_trace") or ""
     frames = re.findall(r'File "([^"]+)", line (\d+), in \w+\n\s*(.*)', trace)
-    if not frames:
-        return ""
     user = [f for f in frames if "/torch/" not in f[0]]
-    file, line, code = (user or frames)[-1]
-    return f"{file.rsplit('/', 1)[-1]}:{line}: {code.strip()}"
+    if user:
+        file, line, code = user[-1]
+        return f"{file.rsplit('/', 1)[-1]}:{line}: {code.strip()}"
+    # made inside torch's own forward (nn.Sequential, ...): name the user's module by its path
+    stack = node.meta.get("nn_module_stack") or {}
+    if stack:
+        path, cls = list(stack.values())[-1]
+        return f"module '{path}' ({getattr(cls, '__name__', str(cls).rsplit('.', 1)[-1])})"
+    if node.op == "call_module":
+        return f"module '{node.target}'"
+    return ""
 
 
 def _describe(gm: torch.fx.GraphModule, n: torch.fx.Node) -> str:
@@ -138,6 +145,18 @@ class _Lowering:
             return
         self.emit(n, op, [tensor], const=c)
 
+    def identity(self, n: torch.fx.Node, args: list, training: bool) -> None:
+        """Dropout in eval mode (or with p=0) and nn.Identity pass their input through."""
+        if training:
+            self.fail(n, "dropout in training mode: call model.eval() first (in eval mode "
+                      "dropout is the identity)")
+            return
+        (src,) = args
+        if not isinstance(src, torch.fx.Node):
+            self.fail(n, "input must be a tensor")
+            return
+        self.alias[n.name] = self.alias.get(src.name, src.name)
+
     def functional_linear(self, n: torch.fx.Node) -> None:
         args = list(n.args) + [n.kwargs.get("bias")] * (3 - len(n.args))
         x, w, b = args[:3]
@@ -157,6 +176,9 @@ class _Lowering:
             problems.append("proj_size")
         if len(n.args) != 1 or n.kwargs:
             problems.append("initial (h0, c0) given")
+        if mod.dropout and mod.training and mod.num_layers > 1:
+            problems.append(f"dropout={mod.dropout:g} in training mode (call model.eval() "
+                            "first: in eval mode it is inactive)")
         if problems:
             self.fail(n, "unsupported LSTM options: " + ", ".join(problems))
             return
@@ -201,7 +223,9 @@ class _Lowering:
             pass  # consumed by the op that uses it as a constant
         elif n.op == "call_module":
             mod = self.gm.get_submodule(n.target)
-            if isinstance(mod, torch.nn.Linear):
+            if isinstance(mod, (torch.nn.Dropout, torch.nn.Identity)):
+                self.identity(n, list(n.args[:1]), mod.training and getattr(mod, "p", 0) > 0)
+            elif isinstance(mod, torch.nn.Linear):
                 w = mod.weight.detach().float().numpy()
                 b = None if mod.bias is None else mod.bias.detach().float().numpy()
                 self.emit(n, OpKind.LINEAR, list(n.args[:1]), weight=w, bias=b)
@@ -220,6 +244,11 @@ class _Lowering:
                     self.fail(n, "the LSTM's (h, c) output is used; only its output sequence is")
             else:
                 self.fail(n, "indexing is not supported")
+        elif n.op == "call_function" and n.target is F.dropout:
+            args = dict(zip(("input", "p", "training", "inplace"), n.args, strict=False))
+            args.update(n.kwargs)
+            self.identity(n, [args.get("input")], args.get("training", True)
+                          and args.get("p", 0.5) > 0)
         elif n.op == "call_function" and n.target is F.linear:
             self.functional_linear(n)
         elif n.op == "call_function" and n.target in _UNARY_FUNCS:

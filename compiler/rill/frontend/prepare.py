@@ -6,6 +6,8 @@ import torch
 import torch.fx
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
+from ..errors import UnsupportedError
+
 __all__ = ["prepare_shape"]
 
 
@@ -27,7 +29,19 @@ def prepare_shape(model: torch.nn.Module, *inputs: torch.Tensor):
     """
     tracer = torch.fx.Tracer()
     tracer.record_stack_traces = True
-    graph = tracer.trace(model)
+    if isinstance(model, torch.nn.RNNBase):
+        raise UnsupportedError(
+            f"a bare {type(model).__name__} cannot be the model: it returns (output, state) and "
+            f"torch.fx cannot trace its forward; wrap it in a module whose forward returns "
+            f"self.lstm(x)[0]"
+        )
+    try:
+        graph = tracer.trace(model)
+    except torch.fx.proxy.TraceError as e:
+        raise UnsupportedError(
+            f"torch.fx cannot trace {type(model).__name__}: {e} (rill compiles models without "
+            f"data-dependent control flow)"
+        ) from e
     gm = torch.fx.GraphModule(tracer.root, graph, model.__class__.__name__)
     with torch.no_grad():
         try:

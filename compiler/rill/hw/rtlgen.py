@@ -342,8 +342,12 @@ def main(argv: list[str] | None = None) -> int:
             print(p)
         return 1 if problems else 0
     for path, text in outputs(Path(ns.pkg)).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        except OSError as e:
+            print(f"rill gen-pkg: error: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+            return 1
         print(f"wrote {path}")
     return 0
 

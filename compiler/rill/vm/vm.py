@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..compile.program import Program
+from ..compile.program import Program, as_float_array
 from ..errors import ProgramError, VMInputError
 from ..hw import isa, numerics
 from ..hw.isa import MOp, VOp
@@ -303,7 +303,14 @@ class VM:
 
     def run_timesteps(self, x: np.ndarray, axis: int = 0) -> np.ndarray:
         """A whole sequence through a streaming program, one element per inference."""
-        x = np.asarray(x)
+        x = as_float_array(x, "run_timesteps input")
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
+                or not -x.ndim <= axis < x.ndim:
+            raise VMInputError(f"run_timesteps axis={axis!r}: input shape {x.shape} has axes "
+                               f"{-x.ndim}..{x.ndim - 1}")
+        if x.shape[axis] == 0:
+            raise VMInputError(f"run_timesteps: input shape {x.shape} has no elements on axis "
+                               f"{axis}: the sequence is empty")
         return np.stack([self.run(np.take(x, t, axis=axis)) for t in range(x.shape[axis])],
                         axis=axis)
 
