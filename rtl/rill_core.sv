@@ -2,13 +2,15 @@
 // vector unit (docs/isa.md, docs/architecture.md).
 //
 // Timing (issue cycle 0 = the cycle the bundle at pc is on bundle_q and issue_i is high):
-//   cycle 0      register-file reads x / a / b and the weight block are addressed (registered)
+//   cycle -1     the weight block is addressed with the next bundle's m_w (rill_wmem reads
+//                through two registers)
+//   cycle 0      register-file reads x / a / b are addressed (registered)
 //   cycle 1      matrix unit gets x_i, w_i; vector unit gets op_i, dst_i, a_i, b_i
 //   cycle D      MACC: acc register addressed (delayed m_acc), D = dot_stages(T) = mac_acc_read
-//   cycle D+1    matrix unit gets acc_i / acc_en_i
+//   cycle D+1    matrix unit gets acc_i (-0.0 for a MAC: the read port's override)
 //   cycle D+1+ADD_STAGES  matrix result on the bank write bus (m_dst delayed), written at the
 //                end (lat_mac - 1); all offsets come from rill_pkg (isa.py)
-// The top presents pc of the NEXT cycle on imem_raddr_i, so bundle_q holds imem[pc] in cycle 0.
+// The controller drives the fetch (rill_imem): bundle holds imem[pc] in cycle 0, from a register.
 `include "rill_assert.svh"
 
 module rill_core
@@ -52,7 +54,8 @@ module rill_core
   input  logic               clk_i,
   input  logic               rst_ni,
   // instruction fetch / issue (from the top's control FSM)
-  input  logic [PcW-1:0]     imem_raddr_i,
+  input  logic               fetch_first_i,
+  input  logic [PcW-1:0]     fetch_addr_i,
   input  logic               issue_i,
   output logic               illegal_o,
   // load port, already decoded for this core
@@ -80,15 +83,16 @@ module rill_core
 
   localparam int unsigned T        = tree_stages(B);
   localparam int unsigned AccRd    = lat_mac_acc_read(T);  // cycle the acc register is addressed
-  localparam int unsigned AccEn    = AccRd + 1;            // cycle acc_i / acc_en_i are used
   localparam int unsigned MatWb    = lat_mac(T) - 1;       // write-back cycle
   localparam int unsigned PipeLen  = MatWb;                // stage k holds cycle k+1
 
   // ---------------------------------------------------------------------------------------
   // fetch and decode
   logic [BundleW-1:0] bundle;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [BundleW-1:0] bundle_next;  // only its m_w field: the weight read is a cycle ahead
+  /* verilator lint_on UNUSEDSIGNAL */
   m_op_e              m_op;
-  logic [WAddrW-1:0]  m_w;
   logic [AddrW-1:0]   m_x, m_acc, v_a, v_b;
   logic [IdxW-1:0]    m_dst, v_dst;
   v_op_e              v_op;
@@ -105,8 +109,10 @@ module rill_core
     .wr_en_i  (imem_we_i),
     .wr_addr_i(imem_waddr_i),
     .wr_data_i(imem_wdata_i),
-    .rd_addr_i(imem_raddr_i),
-    .rd_data_o(bundle)
+    .first_i  (fetch_first_i),
+    .rd_addr_i(fetch_addr_i),
+    .bundle_o (bundle),
+    .bundle_next_o(bundle_next)
   );
 
   function automatic logic bank_ok(logic [BankW-1:0] bank);
@@ -115,7 +121,6 @@ module rill_core
 
   always_comb begin
     m_op  = m_op_e'(bundle[MOpLsb +: MOpW]);
-    m_w   = bundle[MWLsb +: MWW];
     m_x   = bundle[MXLsb +: MXW];
     m_acc = bundle[MAccLsb +: MAccW];
     m_dst = bundle[MDstLsb +: MDstW];
@@ -188,6 +193,7 @@ module rill_core
   // ---------------------------------------------------------------------------------------
   // register file and weight memory
   logic [AddrW-1:0] rd_addr [4];
+  logic             rd_nz [4];
   logic [WordW-1:0] rd_data [4];
   logic [B*B*16-1:0] wblock;
 
@@ -196,6 +202,11 @@ module rill_core
     rd_addr[1] = mpipe_q[AccRd-1].acc;
     rd_addr[2] = v_a;
     rd_addr[3] = v_b;
+    // a MAC's accumulator reads -0.0 (x + -0.0 = x for every x, so MAC needs no other path)
+    rd_nz[0]   = 1'b0;
+    rd_nz[1]   = !mpipe_q[AccRd-1].macc;
+    rd_nz[2]   = 1'b0;
+    rd_nz[3]   = 1'b0;
   end
 
   rill_regfile #(
@@ -209,6 +220,7 @@ module rill_core
     .wr_idx_i (rf_wr_idx_i),
     .wr_data_i(rf_wr_data_i),
     .rd_addr_i(rd_addr),
+    .rd_nz_i  (rd_nz),
     .rd_data_o(rd_data)
   );
 
@@ -222,7 +234,7 @@ module rill_core
     .wr_en_i  (wmem_we_i),
     .wr_addr_i(wmem_waddr_i),
     .wr_data_i(wmem_wdata_i),
-    .rd_addr_i(m_w),
+    .rd_addr_i(bundle_next[MWLsb +: MWW]),
     .rd_data_o(wblock)
   );
 
@@ -238,7 +250,6 @@ module rill_core
     .x_i     (rd_data[0]),
     .w_i     (wblock),
     .acc_i   (rd_data[1]),
-    .acc_en_i(mpipe_q[AccEn-1].macc),
     .y_o     (mat_y)
   );
 

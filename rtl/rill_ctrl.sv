@@ -9,8 +9,18 @@
 //         it waits.
 //   RUN   pc 1 .. P-1 issue, one per cycle; after pc P-1, back to IDLE.
 //   HALT  an illegal bundle was issued: nothing issues until clear_i or reset.
-// pc_next_o is the pc of the NEXT cycle (0 outside RUN): the instruction memories are read with
-// it, so the cores' bundle registers hold imem[pc] in the cycle pc issues.
+// Fetch (rill_imem): the cores' bundle registers hold imem[pc] in the cycle pc issues. fetch_first_o
+// says the next cycle's pc is 0 (not RUN next: the bundle register loads the core's copy of
+// imem[0]); fetch_addr_o is the pc one cycle later still (pc + 2 in RUN, 1 otherwise), read
+// from the instruction memory into its read register, which the bundle register loads next.
+//
+// WAIT does not issue in the cycle after an instruction-memory write (the fetch register may
+// hold the old bundle at pc 1; rill_imem).
+//
+// The control registers are kept as the comparisons need them, computed when loaded:
+// prog_len - 1, n_in - 1, n_out - 1 and OUT_FIFO_DEPTH - n_out clipped to [-1, OUT_FIFO_DEPTH]
+// (the FIFO has room for an inference's output when its count is at most that), so no path
+// subtracts and compares, and the room compare is as wide as the FIFO count.
 //
 // Load port (isa.LoadSel): LOAD_IMEM / LOAD_WMEM / LOAD_CONST are decoded here for the cores and
 // the constant bank; LOAD_CTRL writes the control register at ctrl_addr_i (isa.CtrlReg).
@@ -29,8 +39,10 @@ module rill_ctrl
 #(
   parameter int unsigned RF_DEPTH    = 64,
   parameter int unsigned INSTR_DEPTH = 1024,
+  parameter int unsigned OUT_FIFO_DEPTH = 64,
   localparam int unsigned IdxW       = idx_bits(RF_DEPTH),
-  localparam int unsigned PcW        = $clog2(INSTR_DEPTH)
+  localparam int unsigned PcW        = $clog2(INSTR_DEPTH),
+  localparam int unsigned LimW       = $clog2(OUT_FIFO_DEPTH + 1) + 1
 ) (
   input  logic                      clk_i,
   input  logic                      rst_ni,
@@ -42,9 +54,10 @@ module rill_ctrl
   output logic                      ld_imem_o,
   output logic                      ld_wmem_o,
   output logic                      ld_const_o,
-  // control registers
-  output logic [CTRL_DATA_BITS-1:0] n_in_o,
-  output logic [CTRL_DATA_BITS-1:0] n_out_o,
+  // control registers, as used: n_in - 1, n_out - 1, OUT_FIFO_DEPTH - n_out (signed, clipped)
+  output logic [CTRL_DATA_BITS-1:0] n_in_last_o,
+  output logic [CTRL_DATA_BITS-1:0] n_out_last_o,
+  output logic [LimW-1:0]           out_room_lim_o,
   // input stream
   output logic                      in_enable_o,   // accept beats (in_ready)
   input  logic                      in_done_i,     // the inference's last beat is accepted
@@ -55,7 +68,8 @@ module rill_ctrl
   input  logic                      out_multi_i,   // two OUTs in one cycle
   // cores
   output logic                      issue_o,
-  output logic [PcW-1:0]            pc_next_o,
+  output logic                      fetch_first_o,  // the next cycle holds pc 0
+  output logic [PcW-1:0]            fetch_addr_o,   // pc of the cycle after next
   input  logic                      illegal_i,     // some core's issued bundle is illegal
   // clear
   input  logic                      clear_i,
@@ -75,29 +89,37 @@ module rill_ctrl
 
   // ---------------------------------------------------------------------------------------
   // load-port decode and control registers
-  logic [CTRL_DATA_BITS-1:0] prog_len_d, prog_len_q, n_in_d, n_in_q, n_out_d, n_out_q;
-  logic                      ld_ctrl;
+  logic [CTRL_DATA_BITS-1:0] prog_last_d, prog_last_q, n_in_last_d, n_in_last_q;
+  logic [CTRL_DATA_BITS-1:0] n_out_last_d, n_out_last_q;
+  logic [LimW-1:0]           room_lim_d, room_lim_q;
+  logic                      ld_ctrl, ld_imem_q;
 
   always_comb begin
     ld_imem_o  = load_valid_i && (load_sel_i == LOAD_IMEM);
     ld_wmem_o  = load_valid_i && (load_sel_i == LOAD_WMEM);
     ld_const_o = load_valid_i && (load_sel_i == LOAD_CONST);
     ld_ctrl    = load_valid_i && (load_sel_i == LOAD_CTRL);
-    prog_len_d = prog_len_q;
-    n_in_d     = n_in_q;
-    n_out_d    = n_out_q;
+    prog_last_d  = prog_last_q;
+    n_in_last_d  = n_in_last_q;
+    n_out_last_d = n_out_last_q;
+    room_lim_d   = room_lim_q;
     if (ld_ctrl) begin
       unique case (ctrl_addr_i)
-        CTRL_PROG_LEN: prog_len_d = ctrl_data_i;
-        CTRL_N_IN:     n_in_d     = ctrl_data_i;
-        CTRL_N_OUT:    n_out_d    = ctrl_data_i;
+        CTRL_PROG_LEN: prog_last_d = ctrl_data_i - CTRL_DATA_BITS'(1);
+        CTRL_N_IN:     n_in_last_d = ctrl_data_i - CTRL_DATA_BITS'(1);
+        CTRL_N_OUT: begin
+          n_out_last_d = ctrl_data_i - CTRL_DATA_BITS'(1);
+          room_lim_d   = ctrl_data_i > CTRL_DATA_BITS'(OUT_FIFO_DEPTH) ? '1
+                                                                        : LimW'(OUT_FIFO_DEPTH) - LimW'(ctrl_data_i);
+        end
         default: ;
       endcase
     end
   end
 
-  assign n_in_o  = n_in_q;
-  assign n_out_o = n_out_q;
+  assign n_in_last_o    = n_in_last_q;
+  assign n_out_last_o   = n_out_last_q;
+  assign out_room_lim_o = room_lim_q;
 
   // ---------------------------------------------------------------------------------------
   // control FSM, clear sequencer, sticky errors
@@ -112,8 +134,8 @@ module rill_ctrl
   // issue decision (separate block: the cores' illegal_i depends on it, the next state on both)
   always_comb begin
     in_enable_o = (state_q == StIdle) && !clr_act_q;
-    issue_o     = !clr_act_q && (state_q == StRun || (state_q == StWait && out_room_i));
-    last_pc     = (CTRL_DATA_BITS'(pc_q) == prog_len_q - CTRL_DATA_BITS'(1));
+    issue_o     = !clr_act_q && (state_q == StRun || (state_q == StWait && out_room_i && !ld_imem_q));
+    last_pc     = (CTRL_DATA_BITS'(pc_q) == prog_last_q);
     clear_o     = clear_i && !clr_act_q;
   end
 
@@ -169,9 +191,11 @@ module rill_ctrl
       err_last_q <= 1'b0;
       err_ovf_q  <= 1'b0;
       err_out2_q <= 1'b0;
-      prog_len_q <= '0;
-      n_in_q     <= '0;
-      n_out_q    <= '0;
+      prog_last_q  <= '1;  // prog_len 0, n_in 0, n_out 0
+      n_in_last_q  <= '1;
+      n_out_last_q <= '1;
+      room_lim_q   <= LimW'(OUT_FIFO_DEPTH);
+      ld_imem_q    <= 1'b0;
     end else begin
       state_q    <= state_d;
       pc_q       <= pc_d;
@@ -181,13 +205,19 @@ module rill_ctrl
       err_last_q <= err_last_d;
       err_ovf_q  <= err_ovf_d;
       err_out2_q <= err_out2_d;
-      prog_len_q <= prog_len_d;
-      n_in_q     <= n_in_d;
-      n_out_q    <= n_out_d;
+      prog_last_q  <= prog_last_d;
+      n_in_last_q  <= n_in_last_d;
+      n_out_last_q <= n_out_last_d;
+      room_lim_q   <= room_lim_d;
+      ld_imem_q    <= ld_imem_o;
     end
   end
 
-  assign pc_next_o = pc_d;
+  // fetch: the pc after pc_d, from two increments of registers and the issue decision
+  logic run_next;
+  assign run_next      = issue_o && !illegal_i && !last_pc && !clear_o;
+  assign fetch_first_o = !run_next;
+  assign fetch_addr_o  = run_next ? pc_q + PcW'(2) : PcW'(1);
   assign clr_act_o = clr_act_q;
   assign clr_idx_o = clr_idx_q;
 
@@ -208,6 +238,8 @@ module rill_ctrl
   `ASSERT_KNOWN(StateKnown_A, state_q, clk_i, rst_ni)
   // an inference's input only completes in IDLE, so it never races an issue
   `ASSERT_NEVER(DoneWhileIssue_A, in_done_i && issue_o, clk_i, rst_ni)
+  // the fetch's decision is the pc's: the next cycle holds pc 0 exactly when pc_d is 0
+  `ASSERT(FetchFirst_A, fetch_first_o == (pc_d == '0), clk_i, rst_ni)
   // HALT is left only through clear_i
   `ASSERT_STABLE(HaltHolds_A, state_q == StHalt, state_q == StHalt && !clear_o, clk_i, rst_ni)
 

@@ -31,7 +31,12 @@ module rill_fifo #(
     overflow_o = wr_valid_i & full;
     wptr_d     = push ? wptr_q + PtrW'(1) : wptr_q;
     rptr_d     = pop ? rptr_q + PtrW'(1) : rptr_q;
-    cnt_d      = cnt_q + CntW'(push) - CntW'(pop);
+    // both neighbours of the count from the register, then a select: no adder after push/pop
+    unique case ({push, pop})
+      2'b10:   cnt_d = cnt_q + CntW'(1);
+      2'b01:   cnt_d = cnt_q - CntW'(1);
+      default: cnt_d = cnt_q;
+    endcase
   end
 
   // storage: no reset

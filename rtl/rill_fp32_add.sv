@@ -45,7 +45,10 @@ module rill_fp32_add
     logic [31:0] special_val;  // the finished result
     logic        sign;         // sign of the larger magnitude (and of the result)
     logic        eff_sub;
-    logic        near_cand;    // effective subtraction, d <= 1, the smaller operand nonzero
+    // near path candidate: effective subtraction, the smaller operand nonzero (near_pre) and
+    // d <= 1 (d_lo_le1 with d_ge32 = 0 and d8 = 0; A2 combines them, off A1's carry chains)
+    logic        near_pre;
+    logic        d_lo_le1;     // d mod 8 <= 1
     logic [7:0]  exp;          // exponent of the larger operand
     logic [22:0] frac;         // its fraction (hidden bit 1: a zero larger operand is special)
     // the smaller significand pre-aligned by d mod 8: bits [49:19] of {sig, 26'b0} >> (d mod 8),
@@ -85,9 +88,9 @@ module rill_fp32_add
     logic              sa, sb, za, zb, nan_a, nan_b, inf_a, inf_b, nan, inf;
     logic              b_exp_gt, eq_exp, b_frac_gt, swap;
     logic [7:0]        ea, eb;
-    logic [8:0]        dab;  // ea - eb with its borrow
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [7:0]        dba;  // eb - ea: d mod 8 comes from sub_mod8 instead
+    logic [8:0]        dab;  // ea - eb with its borrow: d mod 8 comes from sub_mod8 instead
+    logic [7:0]        dba;  // eb - ea: likewise
     /* verilator lint_on UNUSEDSIGNAL */
     logic [7:3]        d;    // |ea - eb| / 8 (the rest is from the low exponent bits)
     logic [2:0]        r_ab, r_ba;  // d mod 8 for b or a the smaller
@@ -126,15 +129,16 @@ module rill_fp32_add
     dba       = eb - ea;
     b_exp_gt  = dab[8];
     eq_exp    = ea == eb;
-    b_frac_gt = b_i[22:0] > a_i[22:0];
+    // b's fraction > a's: the borrow of the near path's a - b (one carry chain for both; a
+    // separate compare shares its XORs with that subtraction and gets deeper)
+    diff0_ab  = {1'b0, a_i[22:0], 1'b0} - {1'b0, b_i[22:0], 1'b0};
+    b_frac_gt = diff0_ab[24];
     swap      = b_exp_gt | (eq_exp & b_frac_gt);
     d         = b_exp_gt ? dba[7:3] : dab[7:3];
 
     a1_d.sign      = swap ? sb : sa;
     a1_d.eff_sub   = sa ^ sb;
-    // |ea - eb| <= 1 from the difference's bits (no compare chain after the mux)
-    a1_d.near_cand = (sa != sb) && ((dab[8:1] == 8'd0) || (dab == 9'h1FF))
-                  && !(b_exp_gt ? za : zb);
+    a1_d.near_pre  = (sa != sb) && !(b_exp_gt ? za : zb);
     a1_d.exp       = b_exp_gt ? eb : ea;
     a1_d.frac      = b_exp_gt ? b_i[22:0] : a_i[22:0];
 
@@ -145,12 +149,12 @@ module rill_fp32_add
     pre_a = za ? 31'd0 : shr_mod8({1'b1, a_i[22:0], 7'd0}, r_ba);
     pre_b = zb ? 31'd0 : shr_mod8({1'b1, b_i[22:0], 7'd0}, r_ab);
     a1_d.pre    = b_exp_gt ? pre_a : pre_b;
+    a1_d.d_lo_le1 = b_exp_gt ? (r_ba[2:1] == 2'd0) : (r_ab[2:1] == 2'd0);
     a1_d.d_ge32 = d[7:5] != 3'd0;
     a1_d.d8     = d[4:3];
 
     // Near path: the four possible differences from the raw operands, in parallel with the
     // compares, which pick one; its leading-zero count follows in A2.
-    diff0_ab = {1'b0, a_i[22:0], 1'b0} - {1'b0, b_i[22:0], 1'b0};
     diff0_ba = {1'b0, b_i[22:0], 1'b0} - {1'b0, a_i[22:0], 1'b0};
     diff1_ab = {1'b1, a_i[22:0], 1'b0} - {2'b01, b_i[22:0]};
     diff1_ba = {1'b1, b_i[22:0], 1'b0} - {2'b01, a_i[22:0]};
@@ -218,7 +222,7 @@ module rill_fp32_add
     a2_d.special     = a1_q.special;
     a2_d.special_val = a1_q.special_val;
     a2_d.sign        = a1_q.sign;
-    a2_d.near_cand   = a1_q.near_cand;
+    a2_d.near_cand   = a1_q.near_pre && a1_q.d_lo_le1 && !a1_q.d_ge32 && (a1_q.d8 == 2'd0);
     a2_d.borrow      = a1_q.eff_sub & a2_d.sticky;
     a2_d.exp         = $signed({2'b00, a1_q.exp});
     a2_d.exp_p1      = $signed({2'b00, a1_q.exp}) + 10'sd1;

@@ -1,11 +1,19 @@
-// A core's instruction memory: INSTR_DEPTH bundles, registered read (address in cycle t,
-// bundle in cycle t+1), written one bundle per cycle by the load port. A plain 1-write 1-read
-// memory with the block RAM's own read register: the read data is not reset (an asynchronous
-// reset there costs a LUT per bit after the block RAM); the core reads the bundle only when
-// it issues, which is never in the first cycle after reset.
+// A core's instruction memory and fetch: INSTR_DEPTH bundles, written one bundle per cycle by
+// the load port, read through two registers so that decode starts from a register, not from a
+// block RAM's output (docs/architecture.md, "Timing"):
+//   rd_q      the block RAM's read register: imem[rd_addr_i] of the previous cycle
+//   bundle_q  the bundle of the cycle (bundle_o): first_q when first_i was high in the previous
+//             cycle (the next pc is 0), else rd_q
+//   first_q   a copy of imem[0], written with it, so a program's first bundle waits in the
+//             bundle register while the core is idle and pc 0 issues without a fetch bubble
+// rill_ctrl drives rd_addr_i with the pc one cycle after the next (pc + 2 in RUN, 1 otherwise),
+// and does not start an inference in the cycle after an instruction-memory write (rd_q may
+// hold the bundle from before it).
+// No register here is reset: the core reads the bundle only when it issues, which is never in
+// the first two cycles after reset.
 //
 // Simulation backdoor: +rill_imem<CORE_ID>=<file> preloads by $readmemh (one bundle per line,
-// the little-endian bundle integer in hex).
+// the little-endian bundle integer in hex); the copy of imem[0] is taken from it too.
 module rill_imem #(
   parameter int unsigned WIDTH       = 64,
   parameter int unsigned INSTR_DEPTH = 1024,
@@ -13,41 +21,47 @@ module rill_imem #(
   localparam int unsigned AddrW      = $clog2(INSTR_DEPTH)
 ) (
   input  logic             clk_i,
-  // no state needs a reset here (memory and read-data register); kept for the uniform port list
   /* verilator lint_off UNUSEDSIGNAL */
   input  logic             rst_ni,
   /* verilator lint_on UNUSEDSIGNAL */
   input  logic             wr_en_i,
   input  logic [AddrW-1:0] wr_addr_i,
   input  logic [WIDTH-1:0] wr_data_i,
-  input  logic [AddrW-1:0] rd_addr_i,
-  output logic [WIDTH-1:0] rd_data_o
+  input  logic             first_i,    // the next cycle's pc is 0
+  input  logic [AddrW-1:0] rd_addr_i,  // the pc of the cycle after next
+  output logic [WIDTH-1:0] bundle_o,
+  output logic [WIDTH-1:0] bundle_next_o  // what bundle_o holds in the next cycle
 );
 
   logic [WIDTH-1:0] mem_q [INSTR_DEPTH];
-  logic [WIDTH-1:0] rd_data_d, rd_data_q;
+  logic [WIDTH-1:0] rd_d, rd_q, first_q, bundle_d, bundle_q;
 
-  assign rd_data_d = mem_q[rd_addr_i];
+  assign rd_d = mem_q[rd_addr_i];
 
-  // memory array: no reset
   always_ff @(posedge clk_i) begin
     if (wr_en_i) begin
       mem_q[wr_addr_i] <= wr_data_i;
     end
   end
 
-  // registered read data: a data register, not reset
   always_ff @(posedge clk_i) begin
-    rd_data_q <= rd_data_d;
+    rd_q <= rd_d;
+    if (wr_en_i && wr_addr_i == '0) begin
+      first_q <= wr_data_i;
+    end
+    bundle_q <= bundle_d;
   end
 
-  assign rd_data_o = rd_data_q;
+  assign bundle_d      = first_i ? first_q : rd_q;
+  assign bundle_o      = bundle_q;
+  assign bundle_next_o = bundle_d;
 
 `ifndef SYNTHESIS
   initial begin : gen_backdoor
     string fname;
     if ($value$plusargs($sformatf("rill_imem%0d=%%s", CORE_ID), fname)) begin
       $readmemh(fname, mem_q);
+      first_q = mem_q[0];
     end
   end
 `endif

@@ -1,6 +1,10 @@
 // rill input stream: accepts the inference's n_in beats (B bf16 lanes each, lane i in bits
-// [16i +: 16]), converts them to fp32 and drives the input bank's (bank 1) write bus: beat n is
-// written to idx n of every core at its accept edge. Checks in_last against the beat count.
+// [16i +: 16]), converts them to fp32 and drives the input bank's (bank 1) write bus from a
+// register: beat n, accepted at the edge ending cycle t, is written to idx n of every core at
+// the edge ending t+1. Nothing reads it earlier: pc 0 issues at t+1 at the earliest (WAIT), and
+// its read in t+1 sees the write through the banks' write-first bypass. A beat accepted in the
+// cycle clear_i is taken is not written (the clear zeroes the bank from the next cycle).
+// Checks in_last against the beat count.
 //
 // bf16 -> fp32: append 16 zero bits; subnormals read as signed zero (DAZ), NaN canonical.
 `include "rill_assert.svh"
@@ -22,7 +26,7 @@ module rill_in_stream
   input  logic                      in_last_i,
   // from the controller
   input  logic                      enable_i,  // ready for beats (IDLE and not clearing)
-  input  logic [CTRL_DATA_BITS-1:0] n_in_i,
+  input  logic [CTRL_DATA_BITS-1:0] n_last_i,  // n_in - 1 (rill_ctrl)
   input  logic                      clear_i,   // restart the beat count
   // to the controller
   output logic                      done_o,      // the n_in-th beat is accepted
@@ -39,7 +43,7 @@ module rill_in_stream
   always_comb begin
     in_ready_o = enable_i;
     accept     = in_valid_i && in_ready_o;
-    is_last    = (cnt_q == n_in_i - CTRL_DATA_BITS'(1));
+    is_last    = (cnt_q == n_last_i);
     done_o     = accept && is_last;
     last_err_o = accept && (in_last_i != is_last);
 
@@ -60,21 +64,42 @@ module rill_in_stream
     end
   end
 
+  logic             wr_en_d, wr_en_q;
+  logic [IdxW-1:0]  wr_idx_q;
+  logic [WordW-1:0] wr_data_d, wr_data_q;
+
   always_comb begin
     for (int unsigned i = 0; i < B; i++) begin
       logic [15:0] h;
       h = in_data_i[16*i +: 16];
       if (h[14:7] == 8'd0) begin
-        wr_data_o[32*i +: 32] = {h[15], 31'd0};
+        wr_data_d[32*i +: 32] = {h[15], 31'd0};
       end else if (h[14:7] == 8'hFF && h[6:0] != 7'd0) begin
-        wr_data_o[32*i +: 32] = NAN32;
+        wr_data_d[32*i +: 32] = NAN32;
       end else begin
-        wr_data_o[32*i +: 32] = {h, 16'd0};
+        wr_data_d[32*i +: 32] = {h, 16'd0};
       end
     end
-    wr_en_o  = accept;
-    wr_idx_o = cnt_q[IdxW-1:0];
+    wr_en_d = accept && !clear_i;
   end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      wr_en_q <= 1'b0;
+    end else begin
+      wr_en_q <= wr_en_d;
+    end
+  end
+
+  // data and index: not reset
+  always_ff @(posedge clk_i) begin
+    wr_idx_q  <= cnt_q[IdxW-1:0];
+    wr_data_q <= wr_data_d;
+  end
+
+  assign wr_en_o   = wr_en_q;
+  assign wr_idx_o  = wr_idx_q;
+  assign wr_data_o = wr_data_q;
 
   // ---------------------------------------------------------------------------------------
   // assertions

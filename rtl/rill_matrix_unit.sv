@@ -4,12 +4,13 @@
 //   cycle 1            x_i (B fp32 lanes, rounded here to bf16 per numerics.f32_to_bf16_bits,
 //                      rill_bf16_round, before the dot rows' S1 registers),
 //                      w_i (B x B bf16; w_i[r][i] = row r, column i; row r feeds output lane r)
-//   cycle 1 + D        acc_i (B fp32) and acc_en_i (MACC): isa.Timing.mac_acc_read + 1; the
-//                      block sum leaves the dot rows (their R2 register) in this cycle
+//   cycle 1 + D        acc_i (B fp32; -0.0 for a MAC, which passes every value (+-0, inf, NaN)
+//                      through unchanged: the core's read port supplies it):
+//                      isa.Timing.mac_acc_read + 1; the block sum leaves the dot rows (their
+//                      R2 register) in this cycle
 //   cycle 1 + D + ADD_STAGES
 //                      y_o (B fp32): the add's last register, captured into the bank copies at
-//                      the end of this cycle (WB; isa.Timing.mac - 1). MAC (acc_en_i = 0) adds
-//                      -0.0, which passes every value (+-0, inf, NaN) through unchanged.
+//                      the end of this cycle (WB; isa.Timing.mac - 1).
 module rill_matrix_unit
   import rill_pkg::*;
 #(
@@ -20,7 +21,6 @@ module rill_matrix_unit
   input  logic [B-1:0][31:0]        x_i,
   input  logic [B-1:0][B-1:0][15:0] w_i,
   input  logic [B-1:0][31:0]        acc_i,
-  input  logic                      acc_en_i,
   output logic [B-1:0][31:0]        y_o
 );
 
@@ -32,15 +32,6 @@ module rill_matrix_unit
       .a_i (x_i[i]),
       .y_o (x_bf16[i])
     );
-  end
-
-  // MAC adds -0.0 = 32'h8000_0000: the select as a mask, one 2-input function per bit
-  logic [B-1:0][31:0] acc;
-
-  always_comb begin
-    for (int r = 0; r < B; r++) begin
-      acc[r] = {acc_i[r][31] | ~acc_en_i, acc_i[r][30:0] & {31{acc_en_i}}};
-    end
   end
 
   for (genvar r = 0; r < B; r++) begin : gen_lane
@@ -57,7 +48,7 @@ module rill_matrix_unit
     rill_fp32_add u_acc (
       .clk_i,
       .rst_ni,
-      .a_i   (acc[r]),
+      .a_i   (acc_i[r]),
       .b_i   (dot),
       .sub_i (1'b0),
       .y_o   (y_o[r])

@@ -19,7 +19,8 @@ module rill_out_stream
   input  logic [NUM_CORES-1:0]      push_i,
   input  logic [B*16-1:0]           data_i [NUM_CORES],
   // from / to the controller
-  input  logic [CTRL_DATA_BITS-1:0] n_out_i,
+  input  logic [CTRL_DATA_BITS-1:0] n_last_i,    // n_out - 1 (rill_ctrl)
+  input  logic [FifoCntW:0]         room_lim_i,  // OUT_FIFO_DEPTH - n_out, signed, clipped
   input  logic                      clear_i,  // restart the beat count
   output logic                      room_o,   // the FIFO has room for n_out beats
   output logic                      ovf_o,    // a beat was dropped: FIFO full
@@ -45,8 +46,8 @@ module rill_out_stream
         push_data = data_i[c];
       end
     end
-    push_last = (cnt_q == n_out_i - CTRL_DATA_BITS'(1));
-    room_o    = (32'(OUT_FIFO_DEPTH) - 32'(fifo_cnt)) >= n_out_i;
+    push_last = (cnt_q == n_last_i);
+    room_o    = $signed({1'b0, fifo_cnt}) <= $signed(room_lim_i);
 
     cnt_d = cnt_q;
     if (push) begin

@@ -1,7 +1,8 @@
 // A core's register file: its copy of every bank (0 const, 1 input, 2+2c matrix c, 3+2c vector c),
 // each written by that bank's broadcast write bus, and four read ports (x, acc, a, b), each
-// addressed by {bank, idx}. Reads are registered in the bank copies; the bank select is
-// registered alongside and muxes the copies' outputs in the following cycle.
+// addressed by {bank, idx}. A read port's path in its address cycle: the bank copies' write-first
+// reads, the bank select, the MAC override, then the read register (rd_data_o, valid the cycle
+// after the address) — the units see a register, not the select (docs/architecture.md, "Timing").
 module rill_regfile #(
   parameter int unsigned NUM_CORES = 1,
   parameter int unsigned B         = 8,
@@ -19,20 +20,23 @@ module rill_regfile #(
   input  logic             wr_en_i   [NumBanks],
   input  logic [IdxW-1:0]  wr_idx_i  [NumBanks],
   input  logic [WordW-1:0] wr_data_i [NumBanks],
-  // read ports: 0 x, 1 acc, 2 a, 3 b; data valid the cycle after the address
+  // read ports: 0 x, 1 acc, 2 a, 3 b; data valid the cycle after the address. rd_nz_i reads
+  // -0.0 in every lane instead (the accumulator of a MAC: x + -0.0 = x for every x)
   input  logic [AddrW-1:0] rd_addr_i [NumRd],
+  input  logic             rd_nz_i   [NumRd],
   output logic [WordW-1:0] rd_data_o [NumRd]
 );
 
   logic [IdxW-1:0]  rd_idx [NumRd];
-  logic [BankW-1:0] rd_bank_d [NumRd];
-  logic [BankW-1:0] rd_bank_q [NumRd];
+  logic [BankW-1:0] rd_bank [NumRd];
   logic [WordW-1:0] bank_rdata [NumBanks][NumRd];
+  logic [WordW-1:0] rd_data_d [NumRd];
+  logic [WordW-1:0] rd_data_q [NumRd];
 
   always_comb begin
     for (int unsigned p = 0; p < NumRd; p++) begin
-      rd_idx[p]    = rd_addr_i[p][IdxW-1:0];
-      rd_bank_d[p] = rd_addr_i[p][AddrW-1:IdxW];
+      rd_idx[p]  = rd_addr_i[p][IdxW-1:0];
+      rd_bank[p] = rd_addr_i[p][AddrW-1:IdxW];
     end
   end
 
@@ -53,26 +57,28 @@ module rill_regfile #(
     );
   end
 
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      for (int unsigned p = 0; p < NumRd; p++) begin
-        rd_bank_q[p] <= '0;
+  // bank select (an illegal bank >= NumBanks reads zero; the core flags it as illegal), then
+  // the -0.0 override: one more 2-input function per bit
+  always_comb begin
+    for (int unsigned p = 0; p < NumRd; p++) begin
+      logic [WordW-1:0] sel;
+      sel = '0;
+      for (int unsigned k = 0; k < NumBanks; k++) begin
+        if (32'(rd_bank[p]) == k) begin
+          sel = bank_rdata[k][p];
+        end
       end
-    end else begin
-      rd_bank_q <= rd_bank_d;
+      for (int unsigned i = 0; i < B; i++) begin
+        rd_data_d[p][32*i +: 32] = {sel[32*i+31] | rd_nz_i[p], sel[32*i +: 31] & {31{!rd_nz_i[p]}}};
+      end
     end
   end
 
-  // bank-select mux; an illegal bank (>= NumBanks) reads zero (the core flags it as illegal)
-  always_comb begin
-    for (int unsigned p = 0; p < NumRd; p++) begin
-      rd_data_o[p] = '0;
-      for (int unsigned k = 0; k < NumBanks; k++) begin
-        if (32'(rd_bank_q[p]) == k) begin
-          rd_data_o[p] = bank_rdata[k][p];
-        end
-      end
-    end
+  // the read register: data only, not reset
+  always_ff @(posedge clk_i) begin
+    rd_data_q <= rd_data_d;
   end
+
+  assign rd_data_o = rd_data_q;
 
 endmodule

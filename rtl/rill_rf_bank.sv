@@ -1,8 +1,9 @@
 // One copy of one register-file bank: RF_DEPTH words of B fp32 lanes, one write port and
-// NUM_RD registered read ports (docs/architecture.md: "each bank copy is 1-write; its read
-// ports are replicas"). A read in cycle r returns, in cycle r+1, the word as written by the
-// edges ending cycles <= r: the bank is write-first (a BRAM mode), so a write at the edge that
-// registers the read is seen. The schedule counts on it (docs/isa.md: readable at L - 1).
+// NUM_RD combinational read ports (docs/architecture.md: "each bank copy is 1-write; its read
+// ports are replicas"; distributed RAM). The read is write-first: a word being written in this
+// cycle is returned already (the bypass below), so a read registered at the edge that writes
+// the word sees it. The schedule counts on it (docs/isa.md: readable at L - 1). rill_regfile
+// selects the bank and registers the read.
 //
 // Simulation backdoor: with +rill_const=<file> on the command line, a bank built with
 // INIT_CONST=1 (bank 0, the constant bank) is preloaded by $readmemh (one word per line,
@@ -16,7 +17,7 @@ module rill_rf_bank #(
   localparam int unsigned WordW     = B * 32
 ) (
   input  logic             clk_i,
-  // no state needs a reset here (memory and read-data registers); kept for the uniform port list
+  // the memory needs no reset; kept for the uniform port list
   /* verilator lint_off UNUSEDSIGNAL */
   input  logic             rst_ni,
   /* verilator lint_on UNUSEDSIGNAL */
@@ -28,12 +29,10 @@ module rill_rf_bank #(
 );
 
   logic [WordW-1:0] mem_q [RF_DEPTH];
-  logic [WordW-1:0] rdata_d [NUM_RD];
-  logic [WordW-1:0] rdata_q [NUM_RD];
 
   always_comb begin
     for (int unsigned p = 0; p < NUM_RD; p++) begin
-      rdata_d[p] = (we_i && waddr_i == raddr_i[p]) ? wdata_i : mem_q[raddr_i[p]];
+      rdata_o[p] = (we_i && waddr_i == raddr_i[p]) ? wdata_i : mem_q[raddr_i[p]];
     end
   end
 
@@ -43,13 +42,6 @@ module rill_rf_bank #(
       mem_q[waddr_i] <= wdata_i;
     end
   end
-
-  // registered read data: data registers, not reset
-  always_ff @(posedge clk_i) begin
-    rdata_q <= rdata_d;
-  end
-
-  assign rdata_o = rdata_q;
 
 `ifndef SYNTHESIS
   initial begin : gen_backdoor

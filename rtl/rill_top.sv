@@ -61,11 +61,13 @@ module rill_top
   // ---------------------------------------------------------------------------------------
   // controller
   logic                      ld_imem, ld_wmem, ld_const;
-  logic [CTRL_DATA_BITS-1:0] n_in, n_out;
+  logic [CTRL_DATA_BITS-1:0] n_in_last, n_out_last;
+  logic [$clog2(OUT_FIFO_DEPTH+1):0] out_room_lim;  // rill_ctrl's LimW
   logic                      in_enable, in_done, in_last_err;
   logic                      out_room, out_ovf, out_multi;
   logic                      issue, any_illegal, clear, clr_act;
-  logic [PcW-1:0]            pc_next;
+  logic                      fetch_first;
+  logic [PcW-1:0]            fetch_addr;
   logic [IdxW-1:0]           clr_idx;
   logic [NUM_CORES-1:0]      core_illegal, core_push;
   logic [B*16-1:0]           core_out [NUM_CORES];
@@ -73,8 +75,9 @@ module rill_top
   assign any_illegal = |core_illegal;
 
   rill_ctrl #(
-    .RF_DEPTH   (RF_DEPTH),
-    .INSTR_DEPTH(INSTR_DEPTH)
+    .RF_DEPTH      (RF_DEPTH),
+    .INSTR_DEPTH   (INSTR_DEPTH),
+    .OUT_FIFO_DEPTH(OUT_FIFO_DEPTH)
   ) u_ctrl (
     .clk_i,
     .rst_ni,
@@ -85,8 +88,9 @@ module rill_top
     .ld_imem_o    (ld_imem),
     .ld_wmem_o    (ld_wmem),
     .ld_const_o   (ld_const),
-    .n_in_o       (n_in),
-    .n_out_o      (n_out),
+    .n_in_last_o   (n_in_last),
+    .n_out_last_o  (n_out_last),
+    .out_room_lim_o(out_room_lim),
     .in_enable_o  (in_enable),
     .in_done_i    (in_done),
     .in_last_err_i(in_last_err),
@@ -94,7 +98,8 @@ module rill_top
     .out_ovf_i    (out_ovf),
     .out_multi_i  (out_multi),
     .issue_o      (issue),
-    .pc_next_o    (pc_next),
+    .fetch_first_o(fetch_first),
+    .fetch_addr_o (fetch_addr),
     .illegal_i    (any_illegal),
     .clear_i,
     .clear_o      (clear),
@@ -120,7 +125,7 @@ module rill_top
     .in_data_i,
     .in_last_i,
     .enable_i  (in_enable),
-    .n_in_i    (n_in),
+    .n_last_i  (n_in_last),
     .clear_i   (clear),
     .done_o    (in_done),
     .last_err_o(in_last_err),
@@ -183,7 +188,8 @@ module rill_top
     ) u_core (
       .clk_i,
       .rst_ni,
-      .imem_raddr_i(pc_next),
+      .fetch_first_i(fetch_first),
+      .fetch_addr_i (fetch_addr),
       .issue_i     (issue),
       .illegal_o   (core_illegal[c]),
       .imem_we_i   (ld_imem && sel),
@@ -217,7 +223,8 @@ module rill_top
     .rst_ni,
     .push_i     (core_push),
     .data_i     (core_out),
-    .n_out_i    (n_out),
+    .n_last_i   (n_out_last),
+    .room_lim_i (out_room_lim),
     .clear_i    (clear),
     .room_o     (out_room),
     .ovf_o      (out_ovf),

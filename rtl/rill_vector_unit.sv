@@ -153,21 +153,12 @@ module rill_vector_unit
     mul_wb    = mul_q[D_MUL-1];
     act_wb    = act_q[D_ACT-1];
     wr_en_o   = add_wb.v | mul_wb.v | act_wb.v | relu_tag_q.v;
-    wr_idx_o  = '0;
-    wr_data_o = '0;
-    if (add_wb.v) begin
-      wr_idx_o  = add_wb.dst;
-      wr_data_o = add_y;
-    end else if (mul_wb.v) begin
-      wr_idx_o  = mul_wb.dst;
-      wr_data_o = mul_y;
-    end else if (act_wb.v) begin
-      wr_idx_o  = act_wb.dst;
-      wr_data_o = act_y;
-    end else if (relu_tag_q.v) begin
-      wr_idx_o  = relu_tag_q.dst;
-      wr_data_o = relu_q;
-    end
+    // at most one tag is valid (asserted below): an AND-OR of the four, no priority chain,
+    // since this bus runs on through the banks' bypass and the read select to a register
+    wr_idx_o  = ({IDX_BITS{add_wb.v}} & add_wb.dst) | ({IDX_BITS{mul_wb.v}} & mul_wb.dst) |
+                ({IDX_BITS{act_wb.v}} & act_wb.dst) | ({IDX_BITS{relu_tag_q.v}} & relu_tag_q.dst);
+    wr_data_o = ({B*32{add_wb.v}} & add_y) | ({B*32{mul_wb.v}} & mul_y) |
+                ({B*32{act_wb.v}} & act_y) | ({B*32{relu_tag_q.v}} & relu_q);
   end
 
 `ifndef SYNTHESIS

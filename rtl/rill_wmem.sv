@@ -1,7 +1,9 @@
 // A core's weight memory: WEIGHT_DEPTH blocks of B x B bf16. One whole block is read per cycle
-// (registered: address in cycle t, block in cycle t+1); the load port writes it row by row at
-// address block*B + row. Stored as B row memories (gen_row), each a plain 1-write 1-read
-// memory of WEIGHT_DEPTH rows with a registered read, so that each maps onto block RAM on its
+// through the block RAM's read register and its output register (address in cycle t, block in
+// cycle t+2: the matrix unit's first stage starts from a register, not from a block RAM's
+// clock-to-out; rill_core addresses it a cycle ahead, with the next bundle's block); the load
+// port writes it row by row at address block*B + row. Stored as B row memories (gen_row), each
+// a plain 1-write 1-read memory of WEIGHT_DEPTH rows, so that each maps onto block RAM on its
 // own; a block read is the B row reads in parallel. A read at the address being written
 // returns the old row (no write-through; the load port and reads do not overlap).
 // Block layout on rd_data_o: row r in bits [r*B*16 +: B*16], column j of a row in [j*16 +: 16].
@@ -60,7 +62,7 @@ module rill_wmem #(
   for (genvar r = 0; r < B; r++) begin : gen_row
     logic [RowW-1:0] mem_q [WEIGHT_DEPTH];
     logic            we;
-    logic [RowW-1:0] rd_d, rd_q;
+    logic [RowW-1:0] rd_d, rd_q, out_q;
 
     assign we   = wr_en_i && (wr_row == RowBits'(r));
     assign rd_d = mem_q[rd_addr_i];
@@ -72,13 +74,14 @@ module rill_wmem #(
       end
     end
 
-    // registered read data: a data register, not reset (nothing reads it before the first
-    // issue, which is at least one cycle after reset)
+    // read register and output register: data registers, not reset (nothing reads them
+    // before the first issue, which is at least two cycles after reset)
     always_ff @(posedge clk_i) begin
-      rd_q <= rd_d;
+      rd_q  <= rd_d;
+      out_q <= rd_q;
     end
 
-    assign rd_data_o[r*RowW +: RowW] = rd_q;
+    assign rd_data_o[r*RowW +: RowW] = out_q;
 
 `ifndef SYNTHESIS
     initial begin : gen_backdoor

@@ -41,7 +41,8 @@ def markdown(results: list[flow.Result]) -> str:
     for r in results:
         paths = "; ".join(f"`{p.end}`<-`{p.start}` {p.levels:g}" for p in r.paths[:3])
         fm = f"{r.fmax_mhz:.0f} MHz" if r.fmax_mhz is not None else "–"
-        rows.append(f"| `{r.top}` | {r.worst:g} | {paths} | {r.cells['LUT']} | "
+        name = r.unit if r.top == "rill_top" else r.top  # a whole config by its name
+        rows.append(f"| `{name}` | {r.worst:g} | {paths} | {r.cells['LUT']} | "
                     f"{r.cells['FF']} | {r.cells['CARRY4']} | {r.cells['DSP']} | "
                     f"{r.cells['BRAM']} | {fm} |")
     return "\n".join(rows)

@@ -60,6 +60,20 @@ class Path:
     luts: int  # LUTs on the path
     carry: int  # CARRY4 cells on the path
     dsp: int  # DSP blocks on the path
+    # the path from start to end: "kind net" per step (lut, carry, mux, dsp, lutram, wire)
+    via: tuple[str, ...] = ()
+
+
+def _lutram_reads(out_port: str, in_port: str) -> bool:
+    """Is `in_port` a read address of the distributed-RAM output `out_port`? RAM32M/RAM64M:
+    ADDRx -> DOx; RAM*X1D: A -> SPO (the write address), DPRA -> DPO; RAM*X1S: A -> O."""
+    if out_port.startswith("DO"):
+        return in_port == "ADDR" + out_port[2:]
+    if out_port in ("SPO", "O"):
+        return in_port.startswith("A") and not in_port.startswith("ADDR")
+    if out_port == "DPO":
+        return in_port.startswith("DPRA")
+    raise ValueError(f"levels: unknown distributed-RAM output {out_port}")
 
 
 def _param_int(v: str | int) -> int:
@@ -146,29 +160,45 @@ def analyse(netlist: dict, top: str) -> list[Path]:
         elif t.startswith("DSP48"):
             par = cell["parameters"]
             mreg, preg = _param_int(par.get("MREG", 0)), _param_int(par.get("PREG", 0))
-            in_reg = any(_param_int(par.get(k, 0)) for k in ("AREG", "BREG"))
-            mul_in = [b for p, bs in ins.items() if p in _DSP_MUL_IN for b in bs]
+            # the multiplier's inputs by side; a side with its input register ends paths there,
+            # and that register drives the side's cascade output (ACOUT / BCOUT)
+            sides = {"A": ("A", "ACIN"), "B": ("B", "BCIN"), "D": ("D",)}
+            reg_side = {k: _param_int(par.get(f"{k}REG", 0)) > 0 for k in sides}
+            mul_in, mul_in_reg = [], []
+            for k, ports_ in sides.items():
+                bits = [b for p, bs in ins.items() if p in ports_ for b in bs]
+                (mul_in_reg if reg_side[k] else mul_in).extend(bits)
+            mul_in += [b for p, bs in ins.items() if p == "INMODE" for b in bs]
             add_in = [b for p, bs in ins.items() if p in _DSP_ADD_IN for b in bs]
             p_out = [b for p, bs in outs.items() if p in _DSP_OUT for b in bs]
-            pass_out = [b for p, bs in outs.items() if p not in _DSP_OUT for b in bs]
-            if in_reg:
-                ends += [(b, cname) for b in mul_in]
-            elif mreg or preg:
+            casc = {"ACOUT": "A", "BCOUT": "B"}
+            pass_out = [b for p, bs in outs.items() if p not in _DSP_OUT and p not in casc
+                        for b in bs]
+            ends += [(b, cname) for b in mul_in_reg]
+            for p, side in casc.items():
+                for b in outs.get(p, []):
+                    if reg_side[side]:
+                        start_arrival[b] = 0.0
+                    else:
+                        arcs_from = [x for pp, bs in ins.items() if pp in sides[side]
+                                     for x in bs]
+                        comb(arcs_from, [b], 0.0, "wire")
+            if mreg or preg:
                 # the multiplier (and the adder, without MREG) ends in a DSP register:
                 # charge it to the input path through a virtual endpoint per input bit
                 w = W_DSP_MUL + (0.0 if mreg else W_DSP_ADD)
-                for s in mul_in:
-                    ends.append((-1 - s, f"{cname}@dsp"))
-                    arcs[s].append((-1 - s, w, "dsp"))
+                for s_ in mul_in:
+                    ends.append((-1 - s_, f"{cname}@dsp"))
+                    arcs[s_].append((-1 - s_, w, "dsp"))
             if preg:
                 ends += [(b, cname) for b in add_in]
                 for b in p_out:
                     start_arrival[b] = 0.0
             else:
-                if not (in_reg or mreg):
+                if not mreg:
                     comb(mul_in, p_out, W_DSP_MUL + W_DSP_ADD, "dsp")
                 comb(add_in, p_out, W_DSP_ADD, "dsp")
-                if in_reg or mreg:
+                if mreg or mul_in_reg:
                     for b in p_out:  # from the A/B or M register through the adder
                         start_arrival[b] = W_DSP_ADD if mreg else W_DSP_MUL + W_DSP_ADD
             comb(all_in, pass_out, 0.0, "wire")
@@ -178,10 +208,12 @@ def analyse(netlist: dict, top: str) -> list[Path]:
             for b in all_out:
                 start_arrival[b] = 0.0 if reg else W_BRAM_OUT
         elif t.startswith(LUTRAM_PREFIX):
-            addr = [b for p, bs in ins.items() if p.startswith(("A", "ADDR")) for b in bs]
-            ends += [(b, cname) for p, bs in ins.items() if not p.startswith(("A", "ADDR"))
-                     for b in bs]
-            comb(addr, all_out, W_LUTRAM, "lutram")
+            # every input is sampled by the write (address, data, enable): a path ends there;
+            # each read output is combinational from its own read address only
+            ends += [(b, cname) for b in all_in]
+            for op, obs in outs.items():
+                comb([b for p, bs in ins.items() if _lutram_reads(op, p) for b in bs], obs,
+                     W_LUTRAM, "lutram")
         else:
             raise ValueError(f"levels: no timing model for cell type {t} ({cname})")
 
@@ -212,25 +244,29 @@ def analyse(netlist: dict, top: str) -> list[Path]:
     if seen < len(nodes):
         raise ValueError("levels: combinational loop in the netlist")
 
-    def trace(b: int) -> tuple[int, int, int, int]:
+    def trace(b: int) -> tuple[int, int, int, int, tuple[str, ...]]:
         luts = carry = dsp = 0
+        steps: list[str] = []
         while pred.get(b) is not None:
+            n = -1 - b if b < 0 else b
             b, k = pred[b]
             luts += k == "lut"
             carry += k == "carry"
             dsp += k == "dsp"
-        return b, luts, carry, dsp
+            if k != "wire":
+                steps.append(f"{k} {bitname.get(n, '$' + str(n))}")
+        return b, luts, carry, dsp, tuple(reversed(steps))
 
     worst: dict[str, Path] = {}
     for node, label in ends:
         if node not in arrival:
             continue
         lv = arrival[node]
-        src, luts, carry, dsp = trace(node)
+        src, luts, carry, dsp, via = trace(node)
         b = -1 - node if node < 0 else node
         end = _endpoint_name(mod, label, b, bitname) or _group(bitname.get(b, label))
         p = Path(end=end, start=_group(bitname.get(src, str(src))), levels=round(lv, 2),
-                 luts=luts, carry=carry, dsp=dsp)
+                 luts=luts, carry=carry, dsp=dsp, via=via)
         if end not in worst or p.levels > worst[end].levels:
             worst[end] = p
     return sorted(worst.values(), key=lambda p: (-p.levels, p.end))
