@@ -1,4 +1,4 @@
-"""`python -m rill <command>`: the demo, RTL package generation, lint, synthesis and cosim."""
+"""`python -m rill <command>`: the demo, RTL package generation, lint, synthesis, cosim, fuzz."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ COMMANDS = {
     "cosim": ("rill.cosim.cli", "run a saved program on the RTL: PROGRAM INPUTS.npy"),
     "synth": ("rill.hw.synth.cli", "synthesise RTL units or configs: resources, logic levels "
               "per stage against the budget, ECP5 Fmax (--fmax)"),
+    "fuzz": ("rill.fuzz", "random models: VM vs torch (and --rtl: vs RTL), failures shrunk "
+             "and saved (--out, --replay)"),
 }
 
 

@@ -1,0 +1,246 @@
+"""One fuzz case: compile, run on the VM (and the RTL), compare with torch, classify.
+
+The torch comparison carries an error bound through the model in float64: every op adds what
+bf16 rounding of its result and operands explains (`EPS` relative, `TINY` absolute for the
+flush of subnormals to zero, `ACT` for the activation tables), and passes on its inputs' bounds
+(scaled by |weights|, the activation slopes, the other factor of a product). An element is
+checked only where torch float32 is finite and the bound is finite and stays below bf16's
+range; a VM value outside `2 * bound` is a mismatch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+
+import numpy as np
+import torch
+
+from ..errors import RillError
+from . import gen
+
+EPS = 2.0**-7  # twice bf16's unit roundoff
+TINY = 2.0**-125  # a subnormal flushed to zero
+ACT = 2.0**-7  # activation table error
+LIMIT = 1e38  # beyond this a value may round to inf
+
+
+@dataclasses.dataclass
+class Outcome:
+    status: str  # "pass" | "rejected" | "fail"
+    category: str  # pass: "ok"; rejected: the RillError class; fail: numeric, padding, rtl, ...
+    detail: str = ""
+
+
+def _clip(v: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    e = np.where(np.isnan(e) | ~np.isfinite(v) | (np.abs(v) + e > LIMIT), np.inf, e)
+    return v, e
+
+
+def _daz(k):
+    """Rounding error of a parameter: all of it when subnormal (the hardware reads it as 0)."""
+    k = np.abs(k)
+    return np.where(k < 2.0**-126, k, EPS * k)
+
+
+def _lin(x, ex, w, b):
+    w = w.astype(np.float64)
+    with np.errstate(all="ignore"):
+        v = x @ w.T
+        mag = np.abs(x) @ np.abs(w).T
+        e = ex @ np.abs(w).T + np.abs(x) @ np.where(np.abs(w) < 2.0**-126, np.abs(w), 0).T
+        if b is not None:
+            v = v + b
+            mag = mag + np.abs(b)
+            e = e + _daz(b)
+        e = e + 2 * EPS * mag + EPS * np.abs(v) + TINY * (w.shape[1] + 2)
+    return _clip(v, e)
+
+
+def _mul(a, ea, b, eb):
+    with np.errstate(all="ignore"):
+        v = a * b
+        return _clip(v, np.abs(a) * eb + np.abs(b) * ea + ea * eb + 2 * EPS * np.abs(v) + TINY)
+
+
+def _add(a, ea, b, eb, sign=1.0):
+    with np.errstate(all="ignore"):
+        v = a + sign * b
+        return _clip(v, ea + eb + EPS * (np.abs(a) + np.abs(b) + np.abs(v)) + TINY)
+
+
+def _monotone(f, x, ex):
+    """f and its error for a monotone f: the larger of its steps to x - ex and x + ex."""
+    with np.errstate(all="ignore"):
+        v = f(x)
+        step = np.maximum(np.abs(f(x + ex) - v), np.abs(v - f(x - ex)))
+        return _clip(v, np.where(np.isnan(step), np.inf, step) + ACT + EPS * np.abs(v))
+
+
+def _sigmoid(x, ex):
+    return _monotone(lambda t: 0.5 + 0.5 * np.tanh(0.5 * t), x, ex)
+
+
+def _tanh(x, ex):
+    return _monotone(np.tanh, x, ex)
+
+
+def _p(t) -> np.ndarray:
+    return t.detach().double().numpy()
+
+
+def _lstm(mod, x, ex):
+    H = mod.hidden_size
+    for layer in range(mod.num_layers):
+        wih, whh = _p(getattr(mod, f"weight_ih_l{layer}")), _p(getattr(mod, f"weight_hh_l{layer}"))
+        bias = _p(getattr(mod, f"bias_ih_l{layer}")) + _p(getattr(mod, f"bias_hh_l{layer}")) \
+            if mod.bias else None
+        h, eh, c, ec = (np.zeros(H) for _ in range(4))
+        ys, es = [], []
+        for t in range(x.shape[0]):
+            xh = np.concatenate([x[t], h])
+            exh = np.concatenate([ex[t], eh])
+            g, eg = _lin(xh[None], exh[None], np.concatenate([wih, whh], 1), bias)
+            g, eg = g[0], eg[0]
+            sl = [slice(k * H, (k + 1) * H) for k in range(4)]
+            (i, ei), (f, ef), (o, eo) = (_sigmoid(g[s], eg[s]) for s in (sl[0], sl[1], sl[3]))
+            gg, egg = _tanh(g[sl[2]], eg[sl[2]])
+            c, ec = _add(*_mul(f, ef, c, ec), *_mul(i, ei, gg, egg))
+            h, eh = _mul(o, eo, *_tanh(c, ec))
+            ys.append(h)
+            es.append(eh)
+        x, ex = np.stack(ys), np.stack(es)
+    return x, ex
+
+
+def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 value and error bound of the model's output."""
+    x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        ex = np.where(np.abs(x) < 2.0**-126, np.abs(x), EPS * np.abs(x))
+    vals = [_clip(x, ex)]
+    for i, n in enumerate(model.nodes[1:], 1):
+        op = n["op"]
+        if op == "linear":
+            if n["form"] == "module":
+                m = getattr(model, f"l{i}")
+                w, b = _p(m.weight), _p(m.bias) if m.bias is not None else None
+            else:
+                w = _p(getattr(model, f"w{i}"))
+                b = getattr(model, f"b{i}")
+                b = _p(b) if b is not None else None
+            r = _lin(*vals[n["src"]], w, b)
+        elif op == "lstm":
+            r = _lstm(getattr(model, f"l{i}"), *vals[n["src"]])
+        elif op == "identity":
+            r = vals[n["src"]]
+        elif op == "act":
+            a, ea = vals[n["src"]]
+            r = (np.maximum(a, 0), ea + TINY) if n["fn"] == "relu" else \
+                _sigmoid(a, ea) if n["fn"] == "sigmoid" else _tanh(a, ea)
+        elif op == "bin":
+            (a, ea), (b, eb) = vals[n["a"]], vals[n["b"]]
+            r = _mul(a, ea, b, eb) if n["fn"] == "mul" else \
+                _add(a, ea, b, eb, -1.0 if n["fn"] == "sub" else 1.0)
+        else:
+            a, ea = vals[n["src"]]
+            k = np.float64(n["c"]) if op == "scalar" else _p(getattr(model, f"k{i}"))
+            ek = _daz(k)
+            fn = n["fn"]
+            r = _mul(a, ea, k, ek) if fn == "mul" else _add(k, ek, a, ea, -1.0) \
+                if fn == "rsub" else _add(a, ea, k, ek, -1.0 if fn == "sub" else 1.0)
+        vals.append(_clip(*r))
+    return vals[-1]
+
+
+def compare(desc: dict, y: np.ndarray, expected: np.ndarray, ref: tuple) -> Outcome | None:
+    v, e = ref
+    v, e = np.broadcast_to(v, y.shape), np.broadcast_to(e, y.shape)
+    mask = np.isfinite(expected) & np.isfinite(v) & np.isfinite(e)
+    with np.errstate(all="ignore"):
+        ok = np.abs(y.astype(np.float64) - v) <= 2 * e + TINY
+    bad = mask & ~ok
+    if not bad.any():
+        return None
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    detail = (f"{int(bad.sum())} of {int(mask.sum())} checked elements differ; first {idx}: "
+              f"vm {y[idx]!r} torch {expected[idx]!r} ref {v[idx]:.6g} +- {2 * e[idx]:.3g}")
+    B = gen.block_size(desc["config"])
+    padded = any(f % B for f in gen.features(desc))
+    if padded and np.isnan(y[bad]).all():
+        return Outcome("fail", "padding", detail)
+    return Outcome("fail", "numeric", detail)
+
+
+def run_case(desc: dict, rtl: bool = False) -> Outcome:
+    import rill
+    import rill.fx
+
+    try:
+        torch.manual_seed(0)
+        model = gen.FuzzNet(desc)
+        x = gen.make_input(desc)
+        with torch.no_grad():
+            model(x)  # torch runs it eagerly, or the model is not one to compile
+    except Exception as err:  # noqa: BLE001 - torch refuses the model or its input
+        return Outcome("rejected", f"torch:{type(err).__name__}", str(err)[:300])
+    stage = "compile"
+    try:
+        config = getattr(rill.Config, desc["config"])()
+        gm, expected = rill.fx.prepare_shape(model, x)
+        nnir = rill.fx.nnir.to_nnir(gm)
+        if desc["stream"]:
+            nnir, _ = nnir.streaming_transform(0)
+        program = nnir.to_program(config)
+        stage = "vm"
+        vm = program.to_vm()
+        xs = x.numpy()
+        y = vm.run_timesteps(xs) if desc["stream"] else vm.run(xs)
+        stage = "reference"
+        exp = expected.detach().numpy()
+        if y.shape != exp.shape:
+            return Outcome("fail", "shape", f"vm {y.shape} torch {exp.shape}")
+        bad = compare(desc, y, exp, reference(model, xs))
+        if not desc["stream"] and bad is None:
+            stage = "streaming"
+            bad = _stream_vs_sequence(nnir, config, xs, y)
+        if rtl:  # bit- and cycle-exactness holds whatever torch says
+            stage = "rtl"
+            bad = _rtl(program, xs, y, desc["stream"]) or bad
+        return bad or Outcome("pass", "ok")
+    except RillError as err:
+        return Outcome("rejected", type(err).__name__, f"{stage}: {str(err)[:300]}")
+    except Exception as err:  # noqa: BLE001 - every untyped exception is a finding
+        tb = traceback.format_exc(limit=-3)
+        return Outcome("fail", f"exception:{stage}", f"{type(err).__name__}: {err}\n{tb}")
+
+
+def _stream_vs_sequence(nnir, config, xs: np.ndarray, y: np.ndarray) -> Outcome | None:
+    """The streaming program (one row per inference) gives the sequence program's bits."""
+    try:
+        stream, _ = nnir.streaming_transform(0)
+        ys = stream.to_program(config).to_vm().run_timesteps(xs)
+    except RillError:
+        return None  # e.g. the streaming program needs more registers: not this check's concern
+    if np.array_equal(ys.view(np.uint32), y.astype(np.float32).view(np.uint32)):
+        return None
+    d = np.argwhere(ys.view(np.uint32) != y.astype(np.float32).view(np.uint32))[0]
+    i = tuple(int(k) for k in d)
+    return Outcome("fail", "stream-vs-seq", f"first at {i}: sequence {y[i]!r} streaming {ys[i]!r}")
+
+
+def _rtl(program, xs: np.ndarray, y: np.ndarray, stream: bool) -> Outcome | None:
+    import rill.cosim
+
+    inputs = [xs[t] for t in range(xs.shape[0])] if stream else [xs]
+    res = rill.cosim.run(program, inputs, check=False)
+    if res.mismatches or res.errors:
+        what = "; ".join(res.errors[:3]) or f"{len(res.mismatches)} element(s) differ"
+        return Outcome("fail", "rtl", what)
+    got = np.stack(res.outputs) if stream else res.outputs[0]
+    if not np.array_equal(got.view(np.uint32), y.astype(np.float32).view(np.uint32)):
+        return Outcome("fail", "rtl", "RTL outputs differ from the VM's bits")
+    cycles = [c for c, clean in zip(res.cycles_per_inference, res.clean, strict=False) if clean]
+    if any(c != res.expected_cycles for c in cycles):
+        return Outcome("fail", "rtl", f"cycles {cycles} expected {res.expected_cycles}")
+    return None
