@@ -3,13 +3,19 @@
 Prints a markdown table, with the commercial tool's cycle counts on the same array beside ours
 and the machine's load average (timings from a loaded machine swing by several times).
 The RTL columns run each program on the Verilator model (--no-rtl skips them): cycles measured
-there, bit-exactness against the VM, build time and simulated cycles per second.
+there, bit-exactness against the VM and simulated cycles per second. A second table gives the
+Verilator model per config: flat or hierarchical, the C++ it emitted, the seconds its build
+took when it was built (recorded in the build's stamp: a cached build shows the time of the
+run that built it; "cold" means no compiler cache) and simulated cycles per second over this
+run's programs. Besides the presets it builds and runs the small configs c1b8 and c2b16 on a
+small streamed LSTM (--no-small skips them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 
@@ -21,6 +27,8 @@ from rill.models import LstmNet, Mlp
 
 COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "MLP": 182}
 VM_PASSES = 5  # VM time is the best of this many passes: the VM, not the machine's noise
+SMALL_CONFIGS = ("c1b8", "c2b16")
+SIM = {}  # config -> [simulated cycles, simulator wall s, simulator CPU s] over this run
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -60,14 +68,95 @@ def case(name, model, x, config, stream, rtl):
     if rtl:
         from rill.cosim import run as cosim_run
 
+        accel_build(config)  # first, so that its CPU time is not the simulator's
+        cpu0 = children_cpu()
         res = cosim_run(program, inputs)
+        tally(config_name(config), res, children_cpu() - cpu0)
         exact = all(np.array_equal(a.view(np.uint32), b.view(np.uint32))
                     for a, b in zip(res.outputs, outs, strict=True))
         row["RTL cycles"] = "/".join(str(c) for c in sorted(set(res.cycles_per_inference)))
         row["bit-exact"] = "yes" if exact else "NO"
-        row["Verilator build s"] = f"{res.build_seconds:.0f}"
         row["sim cycles/s"] = f"{res.sim_cycles / res.sim_seconds:,.0f}"
     return row
+
+
+def accel_build(config: rill.Config):
+    """The Verilator model of `config` (built now unless cached)."""
+    import importlib
+
+    return importlib.import_module("rill.cosim.run").build_accel(config)  # the module
+
+
+def children_cpu() -> float:
+    """CPU seconds of finished child processes (the simulator runs as one)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def tally(name: str, res, cpu_s: float) -> None:
+    t = SIM.setdefault(name, [0, 0.0, 0.0])
+    t[0] += res.sim_cycles
+    t[1] += res.sim_seconds
+    t[2] += cpu_s
+
+
+class SmallLstm(torch.nn.Module):
+    """LSTM 16 -> 32 and a linear head: fits every config; streamed, ~150 cycles a step."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(16, 32)
+        self.fc = torch.nn.Linear(32, 8)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.fc(y)
+
+
+def small_case(name: str, steps: int = 100) -> None:
+    """The streamed SmallLstm on config `name` (for the Verilator table only)."""
+    from rill.cosim import run as cosim_run
+
+    torch.manual_seed(0)
+    x = torch.randn(steps, 16)
+    gm, _ = rill.fx.prepare_shape(SmallLstm(), x)
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
+    program = nnir.to_program(getattr(rill.Config, name)())
+    accel_build(program.config)
+    cpu0 = children_cpu()
+    res = cosim_run(program, [x[t].numpy() for t in range(steps)])
+    tally(name, res, children_cpu() - cpu0)
+
+
+def verilator_rows(names) -> list[dict]:
+    """One row per config: its Verilator model (from the build's stamp) and simulation speed."""
+    rows = []
+    for name in names:
+        config = getattr(rill.Config, name)()
+        info = accel_build(config).info  # cached: built by the runs above
+        hier = info.get("hier_blocks")
+        secs = info.get("seconds")
+        cache = info.get("objcache")
+        cycles, sim_s, cpu_s = SIM.get(name, (0, 0.0, 0.0))
+        rows.append({
+            "config": name, "lanes": config.num_cores * config.block_size,
+            "model": "?" if hier is None else ("hierarchical" if hier else "flat"),
+            "C++ MB": info.get("cpp_mb", "?"),
+            "build s": "?" if secs is None else
+            f"{secs:.0f} ({'cold' if not cache else cache}, cpu {info.get('cpu_seconds', 0):.0f})",
+            "sim cycles": f"{cycles:,}",
+            "sim cycles/s": f"{cycles / sim_s:,.0f}" if sim_s else "-",
+            "per CPU s": f"{cycles / cpu_s:,.0f}" if cpu_s else "-",
+        })
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    cols = list(rows[0])
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
 
 
 def config_name(c: rill.Config) -> str:
@@ -82,23 +171,32 @@ def main() -> None:
     ap.add_argument("--no-rtl", action="store_true", help="skip the RTL (Verilator) columns")
     ap.add_argument("--config", action="append", choices=["ia_840f_c3b64", "ia_420f_c6b32"],
                     help="preset(s) to run (default: both)")
+    ap.add_argument("--no-small", action="store_true",
+                    help="leave the small configs (c1b8, c2b16) out of the Verilator table")
     args = ap.parse_args()
     torch.manual_seed(0)
     lstm, mlp = LstmNet(), Mlp()
     x_seq, x_mlp = torch.randn(20, 128), torch.randn(784)
     rows = []
-    for name in args.config or ["ia_840f_c3b64", "ia_420f_c6b32"]:
+    presets = args.config or ["ia_840f_c3b64", "ia_420f_c6b32"]
+    for name in presets:
         config = getattr(rill.Config, name)()
         rows.append(case("LSTM streaming", lstm, x_seq, config, True, not args.no_rtl))
         rows.append(case("LSTM 20 steps", lstm, x_seq, config, False, not args.no_rtl))
         rows.append(case("MLP", mlp, x_mlp, config, False, not args.no_rtl))
         load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    cols = list(rows[0])
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for r in rows:
-        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
-    print(f"\nload average (1/5/15 min) when the last preset finished: {load} on "
+    print_table(rows)
+    if not args.no_rtl:
+        small = [] if args.no_small else list(SMALL_CONFIGS)
+        for name in small:
+            small_case(name)
+        load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        print("\nVerilator model per config (sim cycles/s: simulated cycles over the simulator's "
+              "wall time, start-up and image load included; per CPU s: over its CPU time, "
+              "which a loaded machine inflates less; small configs: a streamed LSTM "
+              "16->32->8, 100 steps):\n")
+        print_table(verilator_rows([*presets, *small]))
+    print(f"\nload average (1/5/15 min) when the last run finished: {load} on "
           f"{os.cpu_count()} cores (timings are only comparable on a quiet machine: load well "
           "below the core count)")
 

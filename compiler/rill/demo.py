@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from rill.cosim import run as cosim_run
 
-    print("  RTL: running on Verilator (the first run for a config builds the model: several "
-          "minutes at 3 x 64; cached under build/ after that) ...", flush=True)
+    print("  RTL: running on Verilator (the first run for a config builds the model: "
+          "about a minute at 3 x 64 on two cores; cached under build/ after that) ...", flush=True)
     t0 = time.perf_counter()
     res = cosim_run(program, steps)
     wall = time.perf_counter() - t0
