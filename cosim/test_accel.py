@@ -379,3 +379,24 @@ def test_seed_lstm_streaming_ia_840f_c3b64():
     res = check(program, inputs, resets=[20])
     assert set(c for c, cl in zip(res.cycles_per_inference, res.clean, strict=True)
                if cl) == {program.cycle_count_per_inference()}
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
+def test_padding_stress(cfg):
+    """Padded lanes grown to inf, an inf input, an LSTM recovering from one
+    (rill.fuzz.stress): the RTL's dot rows drop zero-weight lanes as the VM does."""
+    from rill.fuzz.stress import GrowPadded, InfThroughTanh, Lstm13, grow_input, inf_input
+
+    torch.manual_seed(3)
+    for model, make in ((GrowPadded(), grow_input), (InfThroughTanh(), inf_input)):
+        xs = [make() for _ in range(4)]
+        gm, _ = rill.fx.prepare_shape(model, xs[0])
+        program = rill.fx.nnir.to_nnir(gm).to_program(CONFIGS[cfg](), name="padstress")
+        check(program, [x.numpy() for x in xs])
+    x = torch.randn(10, 5)
+    x[3, 1] = float("inf")
+    gm, _ = rill.fx.prepare_shape(Lstm13(), x)
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
+    program = nnir.to_program(CONFIGS[cfg](), name="padstress_lstm")
+    res = check(program, [x[t].numpy() for t in range(10)], resets=[6])
+    assert np.isfinite(np.stack(res.outputs)).all()

@@ -236,8 +236,9 @@ module rill_dot_row
       live_s1[i] = s1_key_q[i].live;
       nq_s1[i]   = 11'd1984 - {2'b0, s1_key_q[i].q};  // -(q_i + 64) mod 2^11
       nl[i]      = ln.neg & s1_key_q[i].live;
-      nan_l[i]   = ln.xnan | ln.wnan | (ln.xinf & ln.wz) | (ln.winf & ln.xz);
-      inf_l[i]   = (ln.xinf | ln.winf) & ~nan_l[i];
+      // a zero weight's lane contributes nothing, whatever x is (docs/numerics.md)
+      nan_l[i]   = (ln.xnan & ~ln.wz) | ln.wnan | (ln.winf & ln.xz);
+      inf_l[i]   = ((ln.xinf & ~ln.wz) | ln.winf) & ~nan_l[i];
       prod_d[i]  = 17'h1_0000 + {9'd0, 1'b1, ln.mx} * {9'd0, 1'b1, ln.mw};
     end
     spl_d_nan  = nan_l;

@@ -11,8 +11,7 @@ from rill.fuzz import check, gen
 def test_fast_run_has_no_untyped_exceptions(capsys):
     s = fuzz.fuzz(seed=1, count=20, log=lambda *_: None)
     assert s["cases"] == 20
-    untyped = {k: v for k, v in s["failed"].items() if k != "padding"}
-    assert not untyped, untyped
+    assert not s["failed"], s["failed"]
     assert s["passed"] >= 10
     print(fuzz.format_summary(s))
     assert "cases" in capsys.readouterr().out
@@ -70,16 +69,15 @@ def test_replay_reproduces_a_saved_case(tmp_path):
     assert fuzz.main(["--replay", str(path)]) == (1 if first.status == "fail" else 0)
 
 
-def test_known_padding_defect_is_its_own_category():
-    """An inf input to a streaming LSTM whose hidden size is off the block size (issue 8, 13)."""
+def test_inf_input_to_an_lstm_off_the_block_size_passes():
+    """An inf input to a streaming LSTM whose hidden size is off the block size: its padded
+    lanes gave NaN in every real lane until zero-weight lanes were dropped (issue 8, 13)."""
     d = {"config": "c1b8", "seed": 3, "rows": 4, "in": 5, "stream": True, "wmode": "normal",
          "specials": ["inf"], "nodes": [
              {"op": "input"}, {"op": "lstm", "src": 0, "hidden": 5, "layers": 1, "bias": True},
              {"op": "linear", "src": 1, "out": 3, "bias": True, "form": "module"}]}
     o = fuzz.run_case(d)
-    assert o.status in ("pass", "fail")
-    if o.status == "fail":
-        assert o.category == "padding", o
+    assert o.status == "pass", o
 
 
 def test_checker_flags_a_wrong_vm_value():

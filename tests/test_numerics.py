@@ -129,22 +129,30 @@ def test_block_dot_fast_path_equals_integer_emulation(B):
 
 
 def test_block_dot_truncation_and_specials():
-    x = np.zeros((5, 8), np.float32)
-    w = np.zeros((5, 1, 8), np.float32)
+    x = np.zeros((8, 8), np.float32)
+    w = np.zeros((8, 1, 8), np.float32)
     x[0, :2] = [1.0, 2.0**-40]  # tiny term is truncated away by the alignment
     w[0, 0, :2] = [1.0, 1.0]
     x[1, :2] = [np.inf, 1]
-    w[1, 0, :2] = [0, 1]  # inf * 0 -> NaN
+    w[1, 0, :2] = [0, 1]  # a zero weight's lane contributes nothing, even inf
     x[2, :2] = [np.inf, -np.inf]
     w[2, 0, :2] = [1, 1]  # +inf and -inf -> NaN
     x[3, :2] = [-np.inf, 5]
     w[3, 0, :2] = [2, 1]  # -inf
     x[4, :2] = [1.0, -1.0]
     w[4, 0, :2] = [3.0, 3.0]  # exact cancellation -> +0
+    x[5, :3] = [np.nan, -np.inf, 2.0]
+    w[5, 0, :3] = [0, -0.0, 0.5]  # NaN and inf facing zero weights: nothing
+    x[6, :2] = [np.nan, 2.0]
+    w[6, 0, :2] = [1, 1]  # NaN facing a nonzero weight -> NaN
+    x[7, :2] = [0, 1]
+    w[7, 0, :2] = [np.inf, 1]  # an infinite weight times a zero x -> NaN
     r = n.f32_bits(n.block_dot_exact(x, w)[:, 0])
-    assert r.tolist() == [0x3F800000, 0x7FC00000, 0x7FC00000, 0xFF800000, 0]
+    assert r.tolist() == [0x3F800000, 0x3F800000, 0x7FC00000, 0xFF800000, 0, 0x3F800000,
+                          0x7FC00000, 0x7FC00000]
     emax, emin = n.exponent_range(w)
-    assert np.array_equal(n.f32_bits(n.block_dot(x, w.astype(np.float64), emax, emin)[:, 0]), r)
+    assert np.array_equal(n.f32_bits(n.block_dot(x[:7], w[:7].astype(np.float64), emax[:7],
+                                                 emin[:7])[:, 0]), r[:7])
 
 
 def test_block_dot_alignment_rounds_once():

@@ -191,8 +191,12 @@ def block_dot_exact(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     e_max = e_max[..., 0]
     value = s.astype(np.float64) * np.exp2((e_max - BLOCK_EXP_OFFSET).astype(np.float64))
     out = f64_to_f32_ftz(np.where(e_max < 0, 0.0, value))
-    # specials: inf*0 or NaN operand -> NaN; +inf and -inf products -> NaN; else inf wins
-    nan_in = np.isnan(x) | np.isnan(w) | (x_inf & w_zero) | (w_inf & x_zero)
+    # specials: a zero weight's lane contributes nothing, whatever x (so padding, whose
+    # weights are zero, never reaches a real lane); else a NaN operand or inf*0 -> NaN;
+    # +inf and -inf products -> NaN; else inf wins
+    x_nan = np.isnan(x) & ~w_zero
+    x_inf = x_inf & ~w_zero
+    nan_in = x_nan | np.isnan(w) | (w_inf & x_zero)
     inf_prod = (x_inf | w_inf) & ~nan_in
     neg = (sx ^ sw) == 1
     pos_inf = (inf_prod & ~neg).any(axis=-1)
