@@ -112,3 +112,24 @@ def test_empty_and_torch_refused_models_are_not_failures():
     lstm = {**base, "nodes": [{"op": "input"},
                               {"op": "lstm", "src": 0, "hidden": 3, "layers": 1, "bias": True}]}
     assert fuzz.run_case(lstm).category.startswith("torch:")  # torch refuses an empty sequence
+
+
+def fresh_seed() -> int:
+    """RILL_FUZZ_SEED, or a fresh seed for every run (printed, and in a failure's message)."""
+    import os
+    import random
+
+    env = os.environ.get("RILL_FUZZ_SEED", "").strip()
+    seed = int(env) if env else random.SystemRandom().randrange(2**31)
+    print(f"rill fuzz seed {seed} (rerun: RILL_FUZZ_SEED={seed})")
+    return seed
+
+
+def test_fresh_seed_vm_against_torch(tmp_path):
+    """The regression's fuzz run: 250 random models, VM against torch (and streaming against
+    sequence bits), a new seed every run; failures are shrunk and saved for --replay."""
+    seed = fresh_seed()
+    s = fuzz.fuzz(seed=seed, count=250, out=tmp_path, log=print)
+    assert s["cases"] == 250 and s["passed"] >= 200, fuzz.format_summary(s)
+    assert not s["failed"], (f"seed {seed}: {dict(s['failed'])}; shrunk cases: {s['files']} "
+                             f"(python -m rill fuzz --replay FILE)")

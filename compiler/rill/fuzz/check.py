@@ -5,7 +5,9 @@ bf16 rounding of its result and operands explains (`EPS` relative, `TINY` absolu
 flush of subnormals to zero, `ACT` for the activation tables), and passes on its inputs' bounds
 (scaled by |weights|, the activation slopes, the other factor of a product). An element is
 checked only where torch float32 is finite and the bound is finite and stays below bf16's
-range; a VM value outside `2 * bound` is a mismatch.
+range; a VM value outside `2 * bound` is a mismatch. A bound of NaN means the hardware may
+give NaN there (inf x 0 with a parameter that flushes to zero, inf - inf between values that may
+be infinite): it propagates through every later op, and such elements are not checked.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import RillError
+from . import conv as fconv
 from . import gen
 
 EPS = 2.0**-7  # twice bf16's unit roundoff
@@ -33,8 +36,22 @@ class Outcome:
 
 
 def _clip(v: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    e = np.where(np.isnan(e) | ~np.isfinite(v) | (np.abs(v) + e > LIMIT), np.inf, e)
+    """Unbounded (inf) where v is not finite or may leave the finite range; NaN stays NaN."""
+    with np.errstate(invalid="ignore"):
+        e = np.where(np.isnan(e), np.nan,
+                     np.where(~np.isfinite(v) | (np.abs(v) + e > LIMIT), np.inf, e))
     return v, e
+
+
+def _maybe_inf(v, e):
+    """Where the hardware's value may be infinite."""
+    return ~np.isfinite(v) | np.isinf(e)
+
+
+def _maybe_zero(v, e):
+    """Where the hardware's value may be zero (a subnormal parameter is read as zero)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(v) <= e
 
 
 def _daz(k):
@@ -54,19 +71,27 @@ def _lin(x, ex, w, b):
             mag = mag + np.abs(b)
             e = e + _daz(b)
         e = e + 2 * EPS * mag + EPS * np.abs(v) + TINY * (w.shape[1] + 2)
+        # products or block sums that may overflow can meet with opposite signs: NaN
+        # (a zero weight's lane contributes nothing, whatever x)
+        prod = (np.abs(x) + ex)[..., None, :] * np.abs(w)
+        big = np.where(w == 0, 0.0, prod).sum(axis=-1) > LIMIT
+        e = np.where(big | np.isnan(ex).any(axis=-1, keepdims=True), np.nan, e)
     return _clip(v, e)
 
 
 def _mul(a, ea, b, eb):
     with np.errstate(all="ignore"):
         v = a * b
-        return _clip(v, np.abs(a) * eb + np.abs(b) * ea + ea * eb + 2 * EPS * np.abs(v) + TINY)
+        e = np.abs(a) * eb + np.abs(b) * ea + ea * eb + 2 * EPS * np.abs(v) + TINY
+        nan = (_maybe_inf(a, ea) & _maybe_zero(b, eb)) | (_maybe_inf(b, eb) & _maybe_zero(a, ea))
+        return _clip(v, np.where(nan | np.isnan(ea) | np.isnan(eb), np.nan, e))
 
 
 def _add(a, ea, b, eb, sign=1.0):
     with np.errstate(all="ignore"):
         v = a + sign * b
-        return _clip(v, ea + eb + EPS * (np.abs(a) + np.abs(b) + np.abs(v)) + TINY)
+        e = ea + eb + EPS * (np.abs(a) + np.abs(b) + np.abs(v)) + TINY
+        return _clip(v, np.where(_maybe_inf(a, ea) & _maybe_inf(b, eb), np.nan, e))
 
 
 def _monotone(f, x, ex):
@@ -74,7 +99,8 @@ def _monotone(f, x, ex):
     with np.errstate(all="ignore"):
         v = f(x)
         step = np.maximum(np.abs(f(x + ex) - v), np.abs(v - f(x - ex)))
-        return _clip(v, np.where(np.isnan(step), np.inf, step) + ACT + EPS * np.abs(v))
+        step = np.where(np.isnan(ex), np.nan, np.where(np.isnan(step), np.inf, step))
+        return _clip(v, step + ACT + EPS * np.abs(v))
 
 
 def _sigmoid(x, ex):
@@ -113,6 +139,33 @@ def _lstm(mod, x, ex):
     return x, ex
 
 
+def _gru(mod, x, ex):
+    """torch's GRU: r, z = sigmoid(.), n = tanh(W_in x + b_in + r (W_hn h + b_hn)),
+    h' = (h - n) z + n."""
+    H = mod.hidden_size
+    for layer in range(mod.num_layers):
+        wih, whh = _p(getattr(mod, f"weight_ih_l{layer}")), _p(getattr(mod, f"weight_hh_l{layer}"))
+        bih = _p(getattr(mod, f"bias_ih_l{layer}")) if mod.bias else None
+        bhh = _p(getattr(mod, f"bias_hh_l{layer}")) if mod.bias else None
+        rz = np.concatenate([wih[: 2 * H], whh[: 2 * H]], 1)
+        rz_b = (bih + bhh)[: 2 * H] if mod.bias else None
+        h, eh = np.zeros(H), np.zeros(H)
+        ys, es = [], []
+        for t in range(x.shape[0]):
+            g, eg = _lin(np.concatenate([x[t], h])[None], np.concatenate([ex[t], eh])[None],
+                         rz, rz_b)
+            (r, er), (z, ez) = _sigmoid(g[0, :H], eg[0, :H]), _sigmoid(g[0, H:], eg[0, H:])
+            xn, exn = _lin(x[t][None], ex[t][None], wih[2 * H :],
+                           None if bih is None else bih[2 * H :])
+            hn, ehn = _lin(h[None], eh[None], whh[2 * H :], None if bhh is None else bhh[2 * H :])
+            n, en = _tanh(*_add(xn[0], exn[0], *_mul(r, er, hn[0], ehn[0])))
+            h, eh = _add(*_mul(*_add(h, eh, n, en, -1.0), z, ez), n, en)
+            ys.append(h)
+            es.append(eh)
+        x, ex = np.stack(ys), np.stack(es)
+    return x, ex
+
+
 def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """float64 value and error bound of the model's output."""
     x = x.astype(np.float64)
@@ -132,6 +185,10 @@ def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
             r = _lin(*vals[n["src"]], w, b)
         elif op == "lstm":
             r = _lstm(getattr(model, f"l{i}"), *vals[n["src"]])
+        elif op == "gru":
+            r = _gru(getattr(model, f"l{i}"), *vals[n["src"]])
+        elif op == "conv":
+            r = fconv.reference(getattr(model, f"c{i}"), n, *vals[n["src"]], _lin)
         elif op == "identity":
             r = vals[n["src"]]
         elif op == "act":
