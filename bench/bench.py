@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 import rill
-from rill.models import LstmNet, Mlp
+from rill.models import CnnNet, GruNet, LstmNet, Mlp
 
-COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "MLP": 182}
+COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "MLP": 182, "CNN streaming": 111}
 VM_PASSES = 5  # VM time is the best of this many passes: the VM, not the machine's noise
 SMALL_CONFIGS = ("c1b8", "c2b16")
 SIM = {}  # config -> [simulated cycles, simulator wall s, simulator CPU s] over this run
@@ -40,21 +40,22 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def case(name, model, x, config, stream, rtl):
+def case(name, model, x, config, stream, rtl, axis=0):
     gm, expected = rill.fx.prepare_shape(model, x)
     nnir = rill.fx.nnir.to_nnir(gm)
     if stream:
-        nnir, _ = nnir.streaming_transform(0)
+        nnir, _ = nnir.streaming_transform(axis)
     t_compile, program = timed(lambda: nnir.to_program(config), 5)
     vm = program.to_vm()
-    inputs = [x[t].numpy() for t in range(x.shape[0])] if stream else [x.numpy()]
+    inputs = ([np.take(x.numpy(), t, axis=axis) for t in range(x.shape[axis])] if stream
+              else [x.numpy()])
     t_vm = float("inf")
     for _ in range(VM_PASSES):
         vm.reset()
         t0 = time.perf_counter()
         outs = [vm.run(i) for i in inputs]
         t_vm = min(t_vm, (time.perf_counter() - t0) / len(inputs))
-    got = np.stack(outs) if stream else outs[0]
+    got = np.stack(outs, axis=axis) if stream else outs[0]
     err = float(np.abs(got - expected.numpy()).max())
     row = {
         "model": name, "config": config_name(config),
@@ -177,13 +178,17 @@ def main() -> None:
     torch.manual_seed(0)
     lstm, mlp = LstmNet(), Mlp()
     x_seq, x_mlp = torch.randn(20, 128), torch.randn(784)
+    cnn, x_cnn = CnnNet(), torch.randn(1, 32, 20)  # the commercial example-2 CNN, 20 steps
+    gru = GruNet()  # the seed LSTM's sizes, 128 -> GRU 256 x 2 -> 16
     rows = []
     presets = args.config or ["ia_840f_c3b64", "ia_420f_c6b32"]
     for name in presets:
         config = getattr(rill.Config, name)()
         rows.append(case("LSTM streaming", lstm, x_seq, config, True, not args.no_rtl))
         rows.append(case("LSTM 20 steps", lstm, x_seq, config, False, not args.no_rtl))
+        rows.append(case("GRU streaming", gru, x_seq, config, True, not args.no_rtl))
         rows.append(case("MLP", mlp, x_mlp, config, False, not args.no_rtl))
+        rows.append(case("CNN streaming", cnn, x_cnn, config, True, not args.no_rtl, axis=2))
         load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print_table(rows)
     if not args.no_rtl:

@@ -90,6 +90,17 @@ class LSTMHead(torch.nn.Module):
         return self.fc(y)
 
 
+class GRUHead(torch.nn.Module):
+    def __init__(self, n_in: int, hidden: int, n_out: int, layers: int = 1):
+        super().__init__()
+        self.gru = torch.nn.GRU(n_in, hidden, num_layers=layers)
+        self.fc = torch.nn.Linear(hidden, n_out)
+
+    def forward(self, x):
+        y, _ = self.gru(x)
+        return self.fc(y)
+
+
 MODELS = {
     "linear": lambda: (torch.nn.Linear(20, 12), (20,)),
     "relu": lambda: (Unary(12, 10, torch.relu), (12,)),
@@ -101,6 +112,7 @@ MODELS = {
     "mlp": lambda: (MLP([40, 36, 24, 10]), (40,)),
     "mix": lambda: (Mix(18), (18,)),
     "lstm_seq": lambda: (LSTMHead(6, 12, 4), (5, 6)),
+    "gru_seq": lambda: (GRUHead(6, 12, 4), (4, 6)),
 }
 
 
@@ -150,6 +162,37 @@ def test_lstm_streaming(cfg):
     check(program, inputs_for(program, 30, seed=3), resets=[24])
 
 
+class ConvStack(torch.nn.Module):
+    def __init__(self, conv1, conv2):
+        super().__init__()
+        self.conv1, self.conv2 = conv1, conv2
+
+    def forward(self, x):
+        return self.conv2(torch.relu(self.conv1(x)))
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
+def test_conv_streaming(cfg):
+    """Causal convs streamed (partial-sum state in matrix and vector banks, a dilated one's
+    copies), 10 steps, clear_i, 4 more from zero history."""
+    torch.manual_seed(13)
+    model = ConvStack(rill.nn.PaddedConv1d(6, 10, 3, dilation=2),
+                      rill.nn.PaddedConv1d(10, 4, 2, groups=2))
+    gm, _ = rill.fx.prepare_shape(model, torch.randn(1, 6, 14))
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(2)
+    program = nnir.to_program(CONFIGS[cfg](), name="conv_stream")
+    check(program, inputs_for(program, 14, seed=4), resets=[10])
+
+
+def test_conv_sequence_c1b8():
+    """Non-streaming: channels-first input and output (the host transposes the beats)."""
+    torch.manual_seed(14)
+    model = ConvStack(torch.nn.Conv1d(5, 6, 3, padding="same"), torch.nn.Conv1d(6, 3, 2))
+    gm, _ = rill.fx.prepare_shape(model, torch.randn(1, 5, 6))
+    program = rill.fx.nnir.to_nnir(gm).to_program(rill.Config.c1b8(), name="conv_seq")
+    check(program, inputs_for(program, 3, seed=5))
+
+
 def test_mix_c3b16():
     program = compile_model("mix", rill.Config.c3b16())
     check(program, inputs_for(program, 6))
@@ -163,6 +206,18 @@ def test_lstm2_streaming_c3b16():
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     program = nnir.to_program(rill.Config.c3b16(), name="lstm2_stream")
     check(program, inputs_for(program, 25, seed=5), resets=[21])
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
+def test_gru_streaming(cfg):
+    """Two GRU layers streamed: h pinned in vector banks, the first layer's h parts (computed
+    one step ahead) pinned in matrix banks; 12 steps, clear_i (VM reset), 4 more from zero."""
+    torch.manual_seed(17)
+    model = GRUHead(7, 10, 3, layers=2)
+    gm, _ = rill.fx.prepare_shape(model, torch.randn(16, 7))
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
+    program = nnir.to_program(CONFIGS[cfg](), name="gru_stream")
+    check(program, inputs_for(program, 16, seed=6), resets=[12])
 
 
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
@@ -379,6 +434,18 @@ def test_seed_lstm_streaming_ia_840f_c3b64():
     res = check(program, inputs, resets=[20])
     assert set(c for c, cl in zip(res.cycles_per_inference, res.clean, strict=True)
                if cl) == {program.cycle_count_per_inference()}
+
+
+def test_seed_sized_gru_streaming_ia_840f_c3b64():
+    """GRU 128 -> 256 x 2 -> 16 (rill.models.GruNet, bench's "GRU streaming"), full size on the
+    build the seed LSTM uses: 10 steps, a clear after 7 (state in vector and matrix banks)."""
+    from rill.models import GruNet
+
+    torch.manual_seed(0)
+    gm, _ = rill.fx.prepare_shape(GruNet(), torch.randn(10, 128))
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
+    program = nnir.to_program(rill.Config.ia_840f_c3b64(), name="seed_gru")
+    check(program, inputs_for(program, 10, seed=10), resets=[7])
 
 
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])

@@ -75,7 +75,7 @@ def test_too_many_output_beats_raises_allocation_error():
 class Unsupported(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv1d(4, 4, 3)
+        self.conv = nn.ConvTranspose1d(4, 4, 3, padding=2)  # (4, 10) -> (4, 8)
         self.fc = nn.Linear(8, 4)
 
     def forward(self, x):
@@ -89,7 +89,7 @@ def test_unsupported_ops_are_all_listed_with_counts_and_lines():
     with pytest.raises(rill.UnsupportedError) as info:
         rill.fx.nnir.to_nnir(gm)
     msg = str(info.value)
-    assert "module Conv1d: not supported: 1x" in msg
+    assert "module ConvTranspose1d: not supported: 1x" in msg
     assert "function exp: not supported: 2x" in msg
     assert "method .softmax(): not supported: 1x" in msg
     assert "test_program.py:" in msg and "torch.exp(y)" in msg

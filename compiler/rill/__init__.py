@@ -26,7 +26,7 @@ from .vm import VM
 def __getattr__(name: str):
     # the torch frontend and the cosim are imported on first use: the simulator (cosim) and the
     # CLI import rill without paying torch's start-up, and `import rill` needs no Verilator
-    if name in ("fx", "cosim"):
+    if name in ("fx", "cosim", "nn"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -34,7 +34,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "fx", "cosim", "Config", "Program", "VM", "NNIR", "RillError", "AllocationError",
+    "fx", "cosim", "nn", "Config", "Program", "VM", "NNIR", "RillError", "AllocationError",
     "ConfigError", "InvalidProgramError", "LoadError", "ModelError", "NNIRError", "ProgramError",
     "SaveError", "UnsupportedError", "VMInputError",
 ]

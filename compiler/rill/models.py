@@ -19,6 +19,19 @@ class LstmNet(nn.Module):
         return self.linear(x)
 
 
+class GruNet(nn.Module):
+    """The seed LSTM's sizes with a GRU: 128 -> GRU 256 x 2 layers -> Linear 16."""
+
+    def __init__(self, input_size=128, hidden_size=256, num_layers=2, output_size=16):
+        super().__init__()
+        self.gru = nn.GRU(input_size, hidden_size, num_layers=num_layers)
+        self.linear = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        x, _ = self.gru(x)
+        return self.linear(x)
+
+
 class Mlp(nn.Module):
     """The benchmark MLP: 784 -> 128 -> 128 (+ residual) -> 10."""
 
@@ -30,3 +43,18 @@ class Mlp(nn.Module):
         h = torch.relu(self.fc1(x))
         h = torch.relu(self.fc2(h)) + h
         return self.fc3(h)
+
+
+class CnnNet(nn.Module):
+    """The commercial SDK's example-2 CNN: PaddedConv1d 32 -> 128 (k=3), ReLU, PaddedConv1d
+    128 -> 1 (k=3), ReLU, on (1, 32, L); streamed on axis 2."""
+
+    def __init__(self):
+        from .nn import PaddedConv1d
+
+        super().__init__()
+        self.conv1 = PaddedConv1d(32, 128, 3)
+        self.conv2 = PaddedConv1d(128, 1, 3)
+
+    def forward(self, x):
+        return torch.relu(self.conv2(torch.relu(self.conv1(x))))

@@ -1,6 +1,7 @@
 """Layer `compile`: NNIR -> Program.
 
-`compiler` (the pass pipeline `compile_graph`), `lower` (NNIR -> dataflow of block ops),
+`compiler` (the pass pipeline `compile_graph`), `lower` (NNIR -> dataflow of block ops;
+`lower_rnn`: the GRU),
 `dataflow`, `schedule` (list scheduling), `regalloc` (register allocation), `emit` (bundles and
 the schedule checker), `program` (Program and its file format). Depends on `rill.hw`, `rill.ir`
 and `rill.errors`. The VM sits above this layer: `Program.to_vm()` imports `rill.vm` lazily,

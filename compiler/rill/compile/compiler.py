@@ -9,6 +9,7 @@ from ..hw import isa
 from ..hw.config import Config
 from ..hw.numerics import f32_bits, f32_to_bf16_bits
 from ..ir import Graph, verify
+from ..ir.conv import torch_shape
 from .emit import emit, verify_schedule
 from .lower import lower
 from .program import Program
@@ -37,7 +38,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         arr = np.stack(blocks) if blocks else np.zeros((0, B, B), np.float32)
         weights.append(f32_to_bf16_bits(arr).reshape(-1, B, B))
     consts = (f32_bits(np.stack(df.consts)) if df.consts else np.zeros((0, B), np.uint32))
-    in_shape = layout["input"][0]
+    (inp,), (outp,) = graph.inputs, graph.outputs  # shapes as the user sees them (torch)
     return validate_program(Program(
         config=config,
         length=sch.length,
@@ -46,11 +47,13 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         bundles=[isa.encode(b, config) for b in bundles],
         weights=weights,
         consts=consts.reshape(-1, B).astype(np.uint32),
-        input_shape=in_shape,
-        output_shape=layout["output"][0],
+        input_shape=torch_shape(inp),
+        output_shape=torch_shape(outp),
         streaming_axis=graph.stream_axis,
         t_last_out=sch.issue[df.outputs[-1].id],
         name=name or "program",
+        input_channels_first=inp.channels_first,
+        output_channels_first=outp.channels_first,
     ), origin=f"compiled program {name or 'program'!r}")
 
 

@@ -112,11 +112,14 @@ class Lowering:
                 acc = self.df.op(MOp.MACC, x, acc, core=core, wblock=wid).out
         return acc
 
-    def matvec(self, ids: list[list[int]], x: Row, bias: list[Val | None], split: int) -> Row:
+    def matvec(self, ids: list[list[int]], x: Row, bias: list[Val | None], split: int,
+               state: int = 0) -> Row:
         live = [k for k, v in enumerate(x) if v is not None]
-        # values already there (inputs, state) first, then in the order they are produced
-        live.sort(key=lambda k: (x[k].producer is not None, x[k].producer.id if x[k].producer
-                                 else k))
+        # values already there (inputs, state) first, then in the order they are produced; the
+        # last `state` operands (an LSTM's h) rank as there in the sequence program too, where
+        # they are produced: it accumulates in the streaming program's order, to its bits
+        live.sort(key=lambda k: (False, k) if k >= len(x) - state or x[k].producer is None
+                  else (True, x[k].producer.id))
         out: Row = []
         for n, wrow in enumerate(ids):
             groups = [live[i::split] for i in range(split)] if split > 1 else [live]
@@ -181,7 +184,8 @@ class Lowering:
                 pre = [[None] * hb for _ in range(4)]
                 for j in range(hb):
                     for g in range(4):
-                        pre[g][j] = self.matvec([gates[g][j]], xin, [biases[g][j]], split)[0]
+                        pre[g][j] = self.matvec([gates[g][j]], xin, [biases[g][j]], split,
+                                                state=hb)[0]
                 new_h: Row = []
                 new_c: Row = []
                 for j in range(hb):
@@ -238,6 +242,14 @@ class Lowering:
                 ]
             elif node.op is OpKind.LSTM:
                 env[node.name] = self.lstm(node, env[node.inputs[0]])
+            elif node.op is OpKind.GRU:
+                from .lower_rnn import lower_gru  # imports this module: bound late
+
+                env[node.name] = lower_gru(self, node, env[node.inputs[0]])
+            elif node.op is OpKind.CONV1D:
+                from .lower_conv import lower_conv  # imports this module: bound late
+
+                env[node.name] = lower_conv(self, node, env[node.inputs[0]])
             elif node.op is OpKind.OUTPUT:
                 t = env[node.inputs[0]]
                 for row in t:

@@ -24,7 +24,7 @@ from ..hw.numerics import bf16_bits_to_f32, f32_to_bf16_bits
 from .validate import validate_program
 
 MAGIC = b"RILL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the channels-first layout flags; files without them are written as 1
 
 
 _TORCH_FLOATS = ("torch.float32", "torch.float64", "torch.float16", "torch.bfloat16")
@@ -60,6 +60,10 @@ class Program:
     streaming_axis: int | None = None  # input axis removed by streaming_transform
     t_last_out: int = 0
     name: str = "program"
+    # the torch tensor is (*lead, C, L) and the beats carry it as (*lead, L, C): time steps as
+    # rows, channels as features (a convolution's layout; docs/architecture.md, "Convolutions")
+    input_channels_first: bool = False
+    output_channels_first: bool = False
 
     # IO layout -------------------------------------------------------------------------------
     @property
@@ -85,17 +89,24 @@ class Program:
                 + (" (a streaming program takes one sequence element per run)"
                    if self.streaming_axis is not None else "")
             )
-        feats = self.input_shape[-1]
+        if self.input_channels_first:
+            x = np.swapaxes(x, -1, -2)
+        feats = x.shape[-1]
         rows = x.reshape(-1, feats)
         padded = np.zeros((rows.shape[0], self.n_in // rows.shape[0] * self.B), np.float32)
         padded[:, :feats] = rows
         return f32_to_bf16_bits(padded.reshape(self.n_in, self.B))
 
     def output_from_beats(self, beats: np.ndarray) -> np.ndarray:
-        feats = self.output_shape[-1]
-        rows = int(np.prod(self.output_shape[:-1], dtype=np.int64))
-        vals = bf16_bits_to_f32(beats).reshape(rows, -1)[:, :feats]
-        return vals.reshape(self.output_shape).astype(np.float32)
+        shape = tuple(self.output_shape)
+        if self.output_channels_first:
+            shape = shape[:-2] + (shape[-1], shape[-2])
+        feats = shape[-1]
+        rows = int(np.prod(shape[:-1], dtype=np.int64))
+        vals = bf16_bits_to_f32(beats).reshape(rows, -1)[:, :feats].reshape(shape)
+        if self.output_channels_first:
+            vals = np.swapaxes(vals, -1, -2)
+        return np.ascontiguousarray(vals, np.float32)
 
     # timing ----------------------------------------------------------------------------------
     def cycle_count_per_inference(self) -> int:
@@ -146,8 +157,14 @@ class Program:
             "t_last_out": self.t_last_out,
             "name": self.name,
         }
+        version = 1
+        if self.input_channels_first or self.output_channels_first:
+            # version 2: a reader of version 1 would silently take the layout as channels-last
+            header["input_channels_first"] = self.input_channels_first
+            header["output_channels_first"] = self.output_channels_first
+            version = 2
         hb = json.dumps(header).encode()
-        parts = [MAGIC, struct.pack("<II", FORMAT_VERSION, len(hb)), hb]
+        parts = [MAGIC, struct.pack("<II", version, len(hb)), hb]
         for b, w in zip(self.bundles, self.weights, strict=True):
             parts.append(np.ascontiguousarray(b, np.uint8).tobytes())
             parts.append(np.ascontiguousarray(w, "<u2").tobytes())
@@ -178,7 +195,7 @@ class Program:
         if len(data) < 16 or data[:4] != MAGIC:
             raise LoadError(f"{origin}: not a rill program (bad magic or too short)")
         version, hlen = struct.unpack_from("<II", data, 4)
-        if version != FORMAT_VERSION:
+        if version not in (1, FORMAT_VERSION):
             raise LoadError(f"{origin}: format version {version}, this rill reads {FORMAT_VERSION}")
         body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
         if zlib.crc32(body) != crc:
@@ -207,7 +224,9 @@ class Program:
                 raise LoadError(f"{origin}: {len(body) - pos} unexpected trailing bytes")
             prog = cls(config, h["length"], h["n_in"], h["n_out"], bundles, weights,
                        consts.astype(np.uint32), tuple(h["input_shape"]),
-                       tuple(h["output_shape"]), h["streaming_axis"], h["t_last_out"], h["name"])
+                       tuple(h["output_shape"]), h["streaming_axis"], h["t_last_out"], h["name"],
+                       h.get("input_channels_first", False) if version == 2 else False,
+                       h.get("output_channels_first", False) if version == 2 else False)
         except LoadError:
             raise
         except (KeyError, ValueError, TypeError) as e:

@@ -59,13 +59,20 @@ def validate_program(p: Program, origin: str = "program") -> Program:
         if (not isinstance(shape, tuple) or not shape
                 or not all(_int(d) and d > 0 for d in shape)):
             raise bad(f, "a non-empty tuple of positive ints", shape)
+        cf_field = f.replace("shape", "channels_first")
+        cf = getattr(p, cf_field)
+        if not isinstance(cf, (bool, np.bool_)) or (cf and len(shape) < 2):
+            raise bad(cf_field, f"a bool, true only for a shape of rank >= 2 ({f}={shape})", cf)
+        if cf:  # the beats carry (*lead, L, C)
+            shape = shape[:-2] + (shape[-1], shape[-2])
         if _beats(shape, B) != n:
             field = "n_in" if f == "input_shape" else "n_out"
             raise bad(f, f"a shape of {n} beats of {B} lanes ({field}={n})",
                       f"{shape} ({_beats(shape, B)} beats)")
     ax = p.streaming_axis
-    if ax is not None and not (_int(ax) and 0 <= ax < len(p.input_shape)):
-        raise bad("streaming_axis", f"None or an axis in [0, {len(p.input_shape)})", ax)
+    # the input axis streaming removed: an axis of the sequence input, one rank above
+    if ax is not None and not (_int(ax) and 0 <= ax <= len(p.input_shape)):
+        raise bad("streaming_axis", f"None or an axis in [0, {len(p.input_shape)}]", ax)
     if not 0 <= p.t_last_out < p.length:
         raise bad("t_last_out", f"a cycle in [0, {p.length}) (length={p.length})", p.t_last_out)
     _validate_sections(p, bad)

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 
 from ..errors import UnsupportedError
 from ..ir import NNIR, Graph, LstmLayer, Node, OpKind, verify
+from .conv import ConvFrontend
+from .gru import convert_gru
 
 _UNARY_FUNCS = {
     F.relu: OpKind.RELU,
@@ -74,6 +76,7 @@ class _Lowering:
         self.unsupported: dict[str, list[str]] = collections.defaultdict(list)
         self.lstm_results: set[str] = set()
         self.alias: dict[str, str] = {}
+        self.convs = ConvFrontend(self)  # conv1d, transposes and the channels-first layout
 
     def fail(self, n: torch.fx.Node, why: str) -> None:
         self.unsupported[f"{_describe(self.gm, n)}: {why}"].append(source_line(n) or n.name)
@@ -85,7 +88,7 @@ class _Lowering:
                 f"node '{n.name}' has no recorded shape: run rill.fx.prepare_shape(model, input) "
                 f"first and pass its GraphModule"
             )
-        return s
+        return self.convs.nnir_shape(n, s)  # channels-first values: (*lead, L, C)
 
     def emit(self, n: torch.fx.Node, op: OpKind, inputs, **kw) -> None:
         self.nodes.append(
@@ -211,6 +214,8 @@ class _Lowering:
         self.lstm_results.add(n.name)
 
     def node(self, n: torch.fx.Node) -> None:
+        if self.convs.handle(n):
+            return
         if n.op == "placeholder":
             self.emit(n, OpKind.INPUT, [])
         elif n.op == "output":
@@ -233,6 +238,8 @@ class _Lowering:
                 self.emit(n, _UNARY_MODULES[type(mod)], list(n.args[:1]))
             elif isinstance(mod, torch.nn.LSTM):
                 self.lstm(n, mod)
+            elif isinstance(mod, torch.nn.GRU):
+                convert_gru(self, n, mod)
             else:
                 self.fail(n, "not supported")
         elif n.op == "call_function" and n.target is operator.getitem:
@@ -241,7 +248,10 @@ class _Lowering:
                 self.alias[n.name] = src.name  # the LSTM node stands for its output
             elif src.name in self.lstm_results:
                 if n.users:
-                    self.fail(n, "the LSTM's (h, c) output is used; only its output sequence is")
+                    rnn = self.gm.get_submodule(src.target)
+                    state = "(h, c)" if isinstance(rnn, torch.nn.LSTM) else "h_n"
+                    self.fail(n, f"the {type(rnn).__name__}'s {state} output is used; only its "
+                              "output sequence is")
             else:
                 self.fail(n, "indexing is not supported")
         elif n.op == "call_function" and n.target is F.dropout:

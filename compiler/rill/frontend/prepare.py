@@ -7,6 +7,7 @@ import torch.fx
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from ..errors import UnsupportedError
+from ..nn import PaddedConv1d
 
 __all__ = ["prepare_shape"]
 
@@ -20,6 +21,13 @@ def _shape_of(meta):
     return None
 
 
+class _Tracer(torch.fx.Tracer):
+    """torch.fx's tracer, keeping rill.nn modules (PaddedConv1d) as leaves like torch.nn's."""
+
+    def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
+        return isinstance(m, PaddedConv1d) or super().is_leaf_module(m, qualname)
+
+
 def prepare_shape(model: torch.nn.Module, *inputs: torch.Tensor):
     """Trace `model` with torch.fx (recording source lines) and run it on `inputs`.
 
@@ -27,7 +35,7 @@ def prepare_shape(model: torch.nn.Module, *inputs: torch.Tensor):
     reference users compare the VM against. Each node gets node.meta['shape'] (the frontend's
     input) from torch's ShapeProp.
     """
-    tracer = torch.fx.Tracer()
+    tracer = _Tracer()
     tracer.record_stack_traces = True
     if isinstance(model, torch.nn.RNNBase):
         raise UnsupportedError(

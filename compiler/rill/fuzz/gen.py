@@ -13,8 +13,9 @@ is one of
      | "method"}                                                       (a residual branch)
     {"op": "scalar", "fn": "add" | "sub" | "rsub" | "mul", "src": j, "c": float}
     {"op": "const", "fn": "add" | "sub" | "mul", "src": j, "buffer": b} (per-feature constant)
-    {"op": "lstm", "src": j, "hidden": h, "layers": L, "bias": b}
+    {"op": "lstm" | "gru", "src": j, "hidden": h, "layers": L, "bias": b}
     {"op": "identity", "src": j, "form": "dropout" | "function" | "identity"}  (eval mode)
+    {"op": "conv", "src": j, "out": n, "k": k, "dilation": d, ...}  (rows as time: fuzz/conv.py)
 
 The last node is the output. Every op the frontend supports belongs in `OPS` and `_node`.
 """
@@ -27,8 +28,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import conv as fconv
+
 PRESETS = ("c1b8", "c2b16", "c3b16")
-OPS = ("linear", "act", "bin", "scalar", "const", "lstm", "identity")
+OPS = ("linear", "act", "bin", "scalar", "const", "lstm", "gru", "identity", "conv")
+RNNS = ("lstm", "gru")  # at most one recurrent layer per model
 WMODES = ("normal", "normal", "normal", "big", "tiny", "cancel", "huge")
 SPECIALS = {
     "zero": 0.0, "negzero": -0.0, "sub": 1e-40, "negsub": -3e-42, "big": 1e30, "negbig": -1e30,
@@ -53,7 +57,7 @@ def features(desc: dict) -> list[int]:
     """Feature size of every node."""
     f = [desc["in"]]
     for n in desc["nodes"][1:]:
-        f.append(n["out"] if n["op"] == "linear" else n["hidden"] if n["op"] == "lstm"
+        f.append(n["out"] if n["op"] in ("linear", "conv") else n["hidden"] if n["op"] in RNNS
                  else f[n["a"] if n["op"] == "bin" else n["src"]])
     return f
 
@@ -73,11 +77,11 @@ def generate(rng: random.Random, configs: tuple[str, ...] = PRESETS) -> dict:
         f = features(desc)
         j = rng.randrange(len(nodes))
         op = rng.choice(OPS)
-        if op == "lstm" and not has_lstm:
+        if op in RNNS and not has_lstm:
             op = "linear"
-        if op == "lstm":
+        if op in RNNS:
             has_lstm = False  # at most one per model keeps the programs small
-            nodes.append({"op": "lstm", "src": j, "hidden": _size(rng, B),
+            nodes.append({"op": op, "src": j, "hidden": _size(rng, B),
                           "layers": rng.choice([1, 1, 2, 3]), "bias": rng.random() < 0.8})
         elif op == "linear":
             nodes.append({"op": "linear", "src": j, "out": _size(rng, B),
@@ -94,6 +98,8 @@ def generate(rng: random.Random, configs: tuple[str, ...] = PRESETS) -> dict:
                 k = len(nodes) - 1
             nodes.append({"op": "bin", "fn": rng.choice(["add", "sub", "mul"]), "a": j, "b": k,
                           "form": rng.choice(["operator", "operator", "function", "method"])})
+        elif op == "conv":
+            nodes.append(fconv.generate(rng, j, f[j], _size(rng, B), desc["stream"]))
         elif op == "identity":
             nodes.append({"op": "identity", "src": j,
                           "form": rng.choice(["dropout", "function", "identity"])})
@@ -143,8 +149,9 @@ class FuzzNet(nn.Module):
                 else:
                     setattr(self, f"w{i}", nn.Parameter(w))
                     setattr(self, f"b{i}", nn.Parameter(b) if b is not None else None)
-            elif n["op"] == "lstm":
-                lstm = nn.LSTM(fin, n["hidden"], n["layers"], bias=n["bias"])
+            elif n["op"] in RNNS:
+                rnn = nn.LSTM if n["op"] == "lstm" else nn.GRU
+                lstm = rnn(fin, n["hidden"], n["layers"], bias=n["bias"])
                 with torch.no_grad():
                     for p in lstm.parameters():
                         p.copy_(_weights(gen, tuple(p.shape), n["hidden"], wmode))
@@ -157,6 +164,9 @@ class FuzzNet(nn.Module):
                     self.register_buffer(f"k{i}", k)
                 else:
                     setattr(self, f"k{i}", nn.Parameter(k))
+            elif n["op"] == "conv":
+                setattr(self, f"c{i}", fconv.build(
+                    n, fin, lambda shape, fan_in: _weights(gen, shape, fan_in, wmode)))
             elif n["op"] == "identity" and n["form"] != "function":
                 setattr(self, f"d{i}", nn.Dropout(0.3) if n["form"] == "dropout" else nn.Identity())
             elif n["op"] == "act" and n["form"] == "module":
@@ -172,7 +182,7 @@ class FuzzNet(nn.Module):
                 a = v[n["src"]]
                 y = getattr(self, f"l{i}")(a) if n["form"] == "module" else \
                     F.linear(a, getattr(self, f"w{i}"), getattr(self, f"b{i}"))
-            elif op == "lstm":
+            elif op in RNNS:
                 y, _ = getattr(self, f"l{i}")(v[n["src"]])
             elif op == "act":
                 a = v[n["src"]]
@@ -188,6 +198,8 @@ class FuzzNet(nn.Module):
                     y = getattr(a, fn)(b)
                 else:
                     y = a + b if fn == "add" else a - b if fn == "sub" else a * b
+            elif op == "conv":
+                y = fconv.forward(getattr(self, f"c{i}"), n, v[n["src"]])
             elif op == "identity":
                 a = v[n["src"]]
                 y = F.dropout(a, 0.5, training=False) if n["form"] == "function" else \

@@ -5,9 +5,11 @@ and `nnir` (the user-facing `NNIR` handle). Depends on `rill.errors` only (`hw` 
 The single upward edge, `NNIR.to_program` -> `rill.compile`, is a lazy import inside that method.
 """
 
-from .graph import Graph, LstmLayer, Node, OpKind
+from .graph import Graph, GruLayer, LstmLayer, Node, OpKind
 from .nnir import NNIR
 from .streaming import streaming_transform
 from .verify import verify
 
-__all__ = ["Graph", "LstmLayer", "Node", "OpKind", "NNIR", "streaming_transform", "verify"]
+__all__ = [
+    "Graph", "GruLayer", "LstmLayer", "Node", "OpKind", "NNIR", "streaming_transform", "verify"
+]

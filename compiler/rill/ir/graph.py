@@ -25,11 +25,15 @@ class OpKind(enum.StrEnum):
     SUB = "sub"
     MUL = "mul"
     LSTM = "lstm"
+    GRU = "gru"
+    CONV1D = "conv1d"
     OUTPUT = "output"
 
 
 UNARY = frozenset({OpKind.RELU, OpKind.SIGMOID, OpKind.TANH})
 BINARY = frozenset({OpKind.ADD, OpKind.SUB, OpKind.MUL})
+# recurrent layers: `layers`, `seq_axis`; stateful (state pinned on chip) once streamed
+RECURRENT = frozenset({OpKind.LSTM, OpKind.GRU})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,26 @@ class LstmLayer:
     w_ih: np.ndarray  # [4H, I] float32, torch gate order i, f, g, o
     w_hh: np.ndarray  # [4H, H]
     bias: np.ndarray | None  # [4H] = b_ih + b_hh, or None
+
+
+@dataclasses.dataclass(frozen=True)
+class GruLayer:
+    w_ih: np.ndarray  # [3H, I] float32, torch gate order r, z, n
+    w_hh: np.ndarray  # [3H, H]
+    b_ih: np.ndarray | None  # [3H], or None (bias=False)
+    b_hh: np.ndarray | None  # [3H]: kept apart, the reset gate scales W_hn h + b_hn only
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv1dParams:
+    """A conv1d node's geometry (its weight [C_out, C_in / groups, k] is `Node.weight`). It
+    convolves along axis -2 of its (*lead, L, C) operand: time on rows, channels as features."""
+
+    kernel: int
+    dilation: int = 1
+    pad_left: int = 0  # zeros before the sequence (PaddedConv1d: (k - 1) * dilation)
+    pad_right: int = 0
+    groups: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +75,13 @@ class Node:
     weight: np.ndarray | None = None  # linear [N, K]
     bias: np.ndarray | None = None  # linear [N]
     const: np.ndarray | None = None  # binary op with a constant operand, broadcast on rows
-    layers: tuple[LstmLayer, ...] = ()
-    seq_axis: int | None = None  # lstm: the sequence axis of its input
-    stateful: bool = False  # lstm after streaming_transform: one step per inference
+    layers: tuple[LstmLayer, ...] | tuple[GruLayer, ...] = ()
+    seq_axis: int | None = None  # lstm, gru: the sequence axis of its input
+    stateful: bool = False  # lstm, gru after streaming_transform: one step per inference
+    conv: Conv1dParams | None = None  # conv1d: kernel, dilation, padding, groups
+    # input/output only: the torch tensor is (*lead, C, L); NNIR holds it as (*lead, L, C)
+    # (docs/architecture.md, "Convolutions"); the program swaps the last two axes on the host
+    channels_first: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.op, OpKind):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .graph import Graph, LstmLayer, Node, OpKind
+from .graph import Graph, GruLayer, LstmLayer, Node, OpKind
 from .streaming import streaming_transform
 from .verify import verify
 
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from ..compile.program import Program
     from ..hw.config import Config
 
-__all__ = ["NNIR", "Graph", "LstmLayer", "Node", "OpKind", "streaming_transform", "verify"]
+__all__ = [
+    "NNIR", "Graph", "GruLayer", "LstmLayer", "Node", "OpKind", "streaming_transform", "verify"
+]
 
 
 class NNIR:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import NNIRError
-from .graph import Graph, Node, OpKind
+from .conv import out_stream_axis, stream_axis_of, stream_node
+from .graph import RECURRENT, Graph, Node
 from .verify import verify
 
 
 def streaming_transform(g: Graph, axis: int) -> tuple[Graph, int]:
     """Remove sequence axis `axis` of the input everywhere: every op then handles one element
-    of the sequence per inference and LSTMs keep their state on chip between inferences."""
+    of the sequence per inference and LSTMs and GRUs keep their state on chip between
+    inferences."""
     verify(g)
     if g.streaming:
         raise NNIRError("graph is already streaming")
     (inp,) = g.inputs
     rank = len(inp.shape)
-    ax = axis + rank if axis < 0 else axis
+    user_ax, ax = stream_axis_of(inp, axis)  # the user's axis, and the NNIR axis it is
     if not 0 <= ax < rank - 1:
         raise NNIRError(
             f"streaming axis {axis} of input shape {inp.shape}: must be a leading (row) axis, "
@@ -29,8 +31,9 @@ def streaming_transform(g: Graph, axis: int) -> tuple[Graph, int]:
             raise NNIRError(
                 f"{n.where()}: shape {n.shape} changes rank, so axis {ax} cannot be streamed"
             )
-        if n.op is OpKind.LSTM and n.seq_axis != ax:
+        if n.op in RECURRENT and n.seq_axis != ax:
             raise NNIRError(f"{n.where()}: its sequence axis is {n.seq_axis}, not {ax}")
         shape = n.shape[:ax] + n.shape[ax + 1 :]
-        out.append(dataclasses.replace(n, shape=shape, stateful=n.op is OpKind.LSTM))
-    return verify(Graph(tuple(out), stream_axis=ax)), ax
+        n = dataclasses.replace(n, stateful=n.op in RECURRENT)
+        out.append(stream_node(n, ax, shape))  # convs: stateful; channels-first flags
+    return verify(Graph(tuple(out), stream_axis=user_ax)), out_stream_axis(g.outputs[0], ax)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import NNIRError
+from .conv import check_conv
 from .graph import BINARY, UNARY, Graph, Node, OpKind
 
 
@@ -51,6 +52,10 @@ def verify(g: Graph) -> Graph:
             (x,) = ins
             if not n.layers or x.shape[-1] != n.layers[0].w_ih.shape[1]:
                 raise NNIRError(f"{n.where()}: input features {x.shape[-1]} do not match weights")
+        elif n.op is OpKind.GRU:
+            _check_gru(n, *ins)
+        elif n.op is OpKind.CONV1D:
+            check_conv(n, *ins)
         elif n.op is OpKind.OUTPUT:
             if len(ins) != 1 or ins[0].shape != n.shape:
                 raise NNIRError(f"{n.where()}: output must repeat its operand's shape")
@@ -71,8 +76,30 @@ def _check_parameters(n: Node) -> None:
         for name, w in (("w_ih", layer.w_ih), ("w_hh", layer.w_hh))
     ]
     for what, w in params:
-        if w is not None and (w.ndim != 2 or 0 in w.shape):
+        if w is not None and (w.ndim != (3 if n.op is OpKind.CONV1D else 2) or 0 in w.shape):
             raise NNIRError(
                 f"{n.where()}: {what} of shape {tuple(w.shape)} is empty; a layer needs at "
                 f"least one input and one output feature"
             )
+
+
+def _check_gru(n: Node, x: Node) -> None:
+    """GRU layers chain: layer k maps I_k features to H_k = I_{k+1}, each gate matrix [3H, .]."""
+    feats = x.shape[-1]
+    if not n.layers:
+        raise NNIRError(f"{n.where()}: a GRU needs at least one layer")
+    for k, layer in enumerate(n.layers):
+        H = layer.w_hh.shape[1]
+        biases = [b for b in (layer.b_ih, layer.b_hh) if b is not None]
+        ok = layer.w_hh.shape == (3 * H, H) and layer.w_ih.shape == (3 * H, feats)
+        ok = ok and len(biases) in (0, 2) and all(b.shape == (3 * H,) for b in biases)
+        if not ok:
+            raise NNIRError(
+                f"{n.where()}: layer {k} w_ih {tuple(layer.w_ih.shape)}, w_hh "
+                f"{tuple(layer.w_hh.shape)} do not fit {feats} input features (expected [3H, "
+                f"{feats}], [3H, H] and both biases [3H] or none)"
+            )
+        feats = H
+    if n.shape[-1] != feats:
+        raise NNIRError(f"{n.where()}: output features {n.shape[-1]} are not the hidden size "
+                        f"{feats}")
