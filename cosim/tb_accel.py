@@ -4,8 +4,9 @@
 on the output stream and an in-order `Scoreboard` against the VM's beats. The run comes from
 the directory named by env RILL_RUN_DIR: a `rill.cosim.image.RunImage` (program, input beats,
 the VM's expected output beats, clears, stimulus options); `run_program` writes a `RunResult`
-there and fails on any mismatch. Without an image (the status-error benches) only the config
-is known, from env RILL_PARAMS (rill_top's parameters).
+there (with the run's dynamic coverage bins, `rill.cosim.coverage`) and fails on any
+mismatch. Without an image (the status-error benches) only the config is known, from env
+RILL_PARAMS (rill_top's parameters).
 
 On its own, without pytest: `python -m rill.cosim.run RUN_DIR` builds the config of the image
 in RUN_DIR and runs this bench on it (`rill cosim PROGRAM INPUTS.npy --save RUN_DIR` writes
@@ -15,6 +16,7 @@ Timing: see `rilltb.clock` (everything at falling edges; cycle n follows the n-t
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import random
@@ -37,6 +39,7 @@ from rilltb import (
     start_clock,
 )
 
+from rill.cosim import coverage
 from rill.cosim.image import RunImage, RunOptions, RunResult, config_from_rtl_parameters
 from rill.hw import isa  # rill imports torch only when rill.fx is used
 from rill.hw.config import Config
@@ -65,6 +68,7 @@ class AccelTB:
         self.first_in: dict[int, int] = {}  # inference -> cycle its first input beat was taken
         self.last_in: dict[int, int] = {}
         self.errors: list[str] = []
+        self.clears: collections.Counter[str] = collections.Counter()  # by state (coverage)
 
     @classmethod
     def from_env(cls, dut) -> AccelTB:
@@ -108,6 +112,8 @@ class AccelTB:
             if self.status_bit(Status.IDLE) or self.status_bit(Status.HALTED):
                 break
             await FallingEdge(d.clk_i)
+        self.clears["idle" if self.status_bit(Status.IDLE) else
+                    "halted" if self.status_bit(Status.HALTED) else "run"] += 1
         d.clear_i.value = 1
         await FallingEdge(d.clk_i)
         d.clear_i.value = 0
@@ -183,6 +189,19 @@ class AccelTB:
             self.errors.append(f"status_o=0x{st:02x}: illegal/stream-error bit set")
         return self.finish(cycle() - t_start)
 
+    def coverage(self) -> dict[str, int]:
+        """The run's dynamic coverage bins (rill.cosim.coverage): counted per beat by the
+        stream parts, the output FIFO's occupancy derived once here."""
+        img, sb = self.image, self.scoreboard
+        fifo = None
+        if sb.frames_done == img.n_inferences and len(self.last_in) == img.n_inferences:
+            fifo = coverage.fifo_model(
+                coverage.out_pcs(img.program), [self.last_in[k] for k in range(len(sb.received))],
+                self.sink.taken, [b.cycle for got in sb.received for b in got],
+                self.config.out_fifo_depth)
+        return coverage.bench_bins(self.source.gaps, self.sink.stalls, self.clears, fifo,
+                                   self.config.out_fifo_depth)
+
     def finish(self, sim_cycles: int) -> RunResult:
         img, sb = self.image, self.scoreboard
         n_in, n_out, expected = img.program.n_in, img.program.n_out, img.expected_cycles
@@ -201,7 +220,8 @@ class AccelTB:
             if len(got) != n_out:
                 self.errors.append(f"inference {k}: received {len(got)} of {n_out} beats")
         errors = sb.errors + [f"output stream: {e}" for e in self.sink.errors] + self.errors
-        result = RunResult(sb.frames(), cycles, clean, sb.mismatches, errors, sim_cycles)
+        result = RunResult(sb.frames(), cycles, clean, sb.mismatches, errors, sim_cycles,
+                           self.coverage())
         result.save(self.run_dir)
         for m in result.mismatches[:8]:
             self.log.error("%s", m)

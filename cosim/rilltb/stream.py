@@ -9,6 +9,7 @@ presenting a beat; the sink: in each cycle a beat is valid), not once per clock.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import random
@@ -30,6 +31,12 @@ def random_pauses(rng: random.Random, p: float) -> Iterator[bool]:
 def cyclic_pauses(rng: random.Random, p: float, period: int = 61) -> Iterator[bool]:
     """A random pattern of `period` pauses with probability p, repeated (drawn at once)."""
     return itertools.cycle([rng.random() < p for _ in range(period)])
+
+
+def beat_positions(i: int, n: int) -> tuple[str, ...]:
+    """Where beat i of an n-beat frame is: ("first",), ("last",), both, or ("middle",)."""
+    pos = tuple(p for p, hit in (("first", i == 0), ("last", i == n - 1)) if hit)
+    return pos or ("middle",)
 
 
 def _lane_dtype(width: int) -> str:
@@ -81,11 +88,13 @@ class StreamBeat:
 class StreamSource:
     """Drives frames of beats into the DUT; `send` returns when the frame's last beat is taken.
 
-    A stall longer than `stall_cycles` raises TimeoutError (None: wait forever)."""
+    A stall longer than `stall_cycles` raises TimeoutError (None: wait forever). `gaps`
+    counts the beats preceded by idle cycles, by position in the frame (`beat_positions`)."""
 
     def __init__(self, bus: StreamBus, clk, stall_cycles: int | None = None):
         self.bus, self.clk, self.stall_cycles = bus, clk, stall_cycles
         self._pause: Iterator[bool] | None = None
+        self.gaps: collections.Counter[str] = collections.Counter()
         bus.valid.value = 0
         bus.data.value = 0
         bus.last.value = 0
@@ -107,9 +116,13 @@ class StreamSource:
         t_first = t_last = -1
         for i, word in enumerate(beats):
             if self._pause is not None:
+                paused = False
                 while next(self._pause):
+                    paused = True
                     bus.valid.value = 0
                     await fall
+                if paused:
+                    self.gaps.update(beat_positions(i, n))
             bus.valid.value = 1
             bus.data.value = word
             bus.last.value = int(lasts[i])
@@ -137,12 +150,17 @@ class StreamSource:
 
 class StreamSink:
     """Takes beats out of the DUT, checks that valid is held and data/last are stable while
-    valid & !ready (findings in `errors`), and hands each beat to `callback`."""
+    valid & !ready (findings in `errors`), and hands each beat to `callback`. `taken` holds the
+    cycle each beat was taken; `stalls` counts the beats held back by !ready, by position in the
+    frame (first, middle, last; frames end at `last`)."""
 
     def __init__(self, bus: StreamBus, clk, callback: Callable[[StreamBeat], None]):
         self.bus, self.clk, self.callback = bus, clk, callback
         self._pause: Iterator[bool] | None = None
         self.errors: list[str] = []
+        self.taken: list[int] = []
+        self.stalls: collections.Counter[str] = collections.Counter()
+        self._frame_pos = 0  # beats of the current frame taken so far
         self._task = None
         bus.ready.value = 0
 
@@ -183,9 +201,14 @@ class StreamSink:
             elif held != (data, last):
                 self.errors.append(f"cycle {now}: data/last changed while valid & !ready")
             if not ready:
+                if held is None:
+                    self.stalls.update(("first",) * (self._frame_pos == 0) + ("last",) * last
+                                       or ("middle",))
                 held = (data, last)
                 await fall
                 continue
             held = None
+            self.taken.append(now)
+            self._frame_pos = 0 if last else self._frame_pos + 1
             self.callback(StreamBeat(data, last, first_valid))
             await fall

@@ -1,8 +1,9 @@
 """What the parent process hands the accelerator bench, and what the bench hands back.
 
 `RunImage` (program, input beats, the VM's expected beats, clears, stimulus options) and
-`RunResult` (received beats, measured cycles, findings) are the only contract between
-`rill.cosim.run` and the cocotb bench `tb_accel.py`, which runs in the simulator's Python.
+`RunResult` (received beats, measured cycles, findings, dynamic coverage bins) are the only
+contract between `rill.cosim.run` and the cocotb bench `tb_accel.py`, which runs in the
+simulator's Python.
 Each is written and read here and nowhere else: one `.npz` file per run directory
 (`image.npz`, `result.npz`), arrays as arrays and the rest as one JSON string, no pickles.
 The `$readmemh` files of the simulation backdoor are derived from the image
@@ -184,6 +185,9 @@ class RunResult:
     mismatches: list[Mismatch]
     errors: list[str]  # protocol / status / timing findings
     sim_cycles: int
+    # dynamic coverage bins the bench measured (rill.cosim.coverage: input gaps, output
+    # backpressure by beat position, output FIFO high-water mark, clears), bin -> hits
+    coverage: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -191,7 +195,7 @@ class RunResult:
 
     def save(self, run_dir: Path) -> Path:
         meta = {"cycles": self.cycles, "clean": self.clean, "errors": self.errors,
-                "sim_cycles": self.sim_cycles,
+                "sim_cycles": self.sim_cycles, "coverage": self.coverage,
                 "mismatches": [dataclasses.asdict(m) for m in self.mismatches]}
         _save(run_dir / RESULT_FILE, meta, out_beats=np.asarray(self.out_beats, np.uint16))
         return run_dir
@@ -206,4 +210,5 @@ class RunResult:
         return cls(a["out_beats"], [int(c) for c in meta["cycles"]],
                    [bool(c) for c in meta["clean"]],
                    [Mismatch(**m) for m in meta["mismatches"]], list(meta["errors"]),
-                   int(meta["sim_cycles"]))
+                   int(meta["sim_cycles"]),
+                   {str(k): int(v) for k, v in meta.get("coverage", {}).items()})

@@ -4,8 +4,12 @@
     python -m rill fuzz --replay FILE
 
 Case i of seed S is generated from `random.Random(f"{S}:{i}")` alone (`gen.generate`), so a
-case reproduces from seed and index; a failing case is also written to --out as JSON (seed,
-index, category, the shrunk model description and the original) that `--replay` rebuilds.
+case reproduces from seed and index (with `--toward-holes`, an --rtl run biased toward the
+coverage holes so far, case i is the best of the candidates `{S}:{i}`, `{S}:{i}:1`, ... for
+those holes: it then depends on the cases before it); a failing case is also written to --out
+as JSON (seed, index, category, the shrunk model description and the original) that `--replay`
+rebuilds. With --rtl, the functional coverage the RTL runs reached (`rill.cosim.coverage`) and
+its holes are printed at the end.
 Outcomes: pass; rejected (a typed `RillError`: counted by class, not a failure; or `torch:<E>`
 when torch itself refuses the generated model, e.g. `nn.LSTM(0, h)`); fail by
 category: `exception:<stage>` (any other exception), `numeric` (VM outside what bf16 explains;
@@ -88,7 +92,7 @@ def _candidates(desc: dict) -> Iterator[dict]:
             if k in n and f[n[k]] == f[i]:
                 yield _bypass(desc, i, n[k])
     for i, n in enumerate(nodes):  # simplify one node
-        if n["op"] == "lstm" and n["layers"] > 1:
+        if n["op"] in gen.RNNS and n["layers"] > 1:
             yield _edit(desc, i, layers=n["layers"] - 1)
         for key in ("bias", "buffer", "special"):
             if n.get(key):
@@ -167,13 +171,62 @@ def _fails_like(category: str, rtl: bool) -> Callable[[dict], bool]:
     return fails
 
 
+# -- coverage (rill.cosim.coverage): the bins a desc can plausibly reach -----------------------
+
+HOLE_CANDIDATES = 4
+_OP_HOLES = {"op.v.RELU": ("act", "relu"), "op.v.TANH": ("act", "tanh"),
+             "op.v.SIGMOID": ("act", "sigmoid"), "op.v.ADD": ("bin", "add"),
+             "op.v.SUB": ("bin", "sub"), "op.v.MUL": ("bin", "mul")}
+
+
+def hole_score(desc: dict, holes: set[str]) -> float:
+    """How many of the coverage `holes` a case might fill, roughly, from its description."""
+    nodes = desc["nodes"][1:]
+    fns = {(n["op"], n.get("fn")) for n in nodes}
+    score = sum(2.0 for h, want in _OP_HOLES.items() if h in holes and want in fns)
+    rnn = any(n["op"] in gen.RNNS for n in nodes)
+    if "op.m.MAC" in holes and any(n["op"] == "linear" and not n["bias"] for n in nodes):
+        score += 2
+    kinds = {"ACT": rnn or ("act", "tanh") in fns or ("act", "sigmoid") in fns,
+             "MUL": rnn or ("bin", "mul") in fns,
+             "ADD": rnn or any(n["op"] == "bin" for n in nodes),
+             "RELU": ("act", "relu") in fns}
+    score += sum(1.0 for k, has in kinds.items() if has and any(
+        h.startswith(f"dist.{k}.") for h in holes))
+    cores = int(desc["config"].split("c")[-1].split("b")[0])
+    score += sum(h.startswith(f"bank.c{cores}.") for h in holes) / 8
+    b = gen.block_size(desc["config"])
+    f = gen.features(desc)
+    chains = {-(-f[n["src"]] // b) for n in nodes if n["op"] == "linear"}
+    score += sum(f"chain.{min(n, 9)}{'+' if n >= 9 else ''}" in holes for n in chains)
+    return score
+
+
+def toward_holes(seed: int, index: int, configs: tuple[str, ...], holes: set[str]) -> dict:
+    """Of the case's candidates, the one with the best `hole_score` (the first on a tie)."""
+    cands = [generate_case(seed, index, configs)] + [
+        gen.generate(random.Random(f"{seed}:{index}:{j}"), configs)
+        for j in range(1, HOLE_CANDIDATES)]
+    return max(cands, key=lambda d: hole_score(d, holes))
+
+
 def fuzz(seed: int, count: int, rtl: bool = False, configs: tuple[str, ...] = gen.PRESETS,
-         out: Path | None = None, do_shrink: bool = True, log=print) -> dict:
-    """Run `count` cases; returns the summary (counts by status and category)."""
+         out: Path | None = None, do_shrink: bool = True, log=print,
+         holes: bool = False) -> dict:
+    """Run `count` cases; returns the summary (counts by status and category; with rtl, the
+    functional coverage the RTL runs reached, `coverage`, also logged). holes: bias the cases
+    toward the coverage holes so far (`toward_holes`)."""
     summary = {"cases": 0, "passed": 0, "rejected": collections.Counter(),
                "failed": collections.Counter(), "files": []}
+    if rtl:
+        from ..cosim import coverage
+
+        start = coverage.SESSION.copy()
     for i in range(count):
-        desc = generate_case(seed, i, configs)
+        if rtl and holes:
+            desc = toward_holes(seed, i, configs, set(coverage.SESSION.holes()))
+        else:
+            desc = generate_case(seed, i, configs)
         o = run_case(desc, rtl=rtl)
         summary["cases"] += 1
         if o.status == "pass":
@@ -192,6 +245,10 @@ def fuzz(seed: int, count: int, rtl: bool = False, configs: tuple[str, ...] = ge
                              desc)
             summary["files"].append(str(path))
             log(f"  shrunk to {len(small['nodes']) - 1} node(s) -> {path}")
+    if rtl:
+        reached = coverage.SESSION.since(start)
+        summary["coverage"] = reached.to_dict()
+        log(reached.summary())
     return summary
 
 
@@ -216,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--configs", default=",".join(gen.PRESETS))
     p.add_argument("--out", type=Path, default=None, help="write failing cases here (shrunk)")
     p.add_argument("--no-shrink", action="store_true")
+    p.add_argument("--toward-holes", action="store_true",
+                   help="with --rtl: bias the cases toward the coverage holes so far")
     p.add_argument("--replay", type=Path, default=None, help="rerun one saved case")
     ns = p.parse_args(argv)
     if ns.replay is not None:
@@ -233,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{', with RTL' if ns.rtl else ''}", flush=True)
     t0 = time.time()
     warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-    s = fuzz(seed, ns.count, ns.rtl, configs, ns.out, not ns.no_shrink)
+    s = fuzz(seed, ns.count, ns.rtl, configs, ns.out, not ns.no_shrink, holes=ns.toward_holes)
     print(format_summary(s))
     print(f"{time.time() - t0:.1f} s")
     return 1 if s["failed"] else 0
