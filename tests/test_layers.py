@@ -19,7 +19,7 @@ PKG_DIR = Path(rill.__file__).parent
 
 # bottom to top; the layers in one tier are siblings and may not import each other
 TIERS: list[tuple[str, ...]] = [
-    ("errors",),  # rill.errors: the exception classes every layer raises
+    ("errors", "procs"),  # the exception classes every layer raises | the child-process owner
     ("hw",),  # isa, config, numerics, rtlgen, the RTL's location
     ("ir",),  # NNIR: graph, verifier, streaming_transform
     ("frontend", "compile"),  # torch.fx -> NNIR (public as rill.fx) | NNIR -> Program
@@ -29,10 +29,12 @@ TIERS: list[tuple[str, ...]] = [
 ]
 LAYER_OF_PACKAGE = {
     "rill.errors": "errors",
+    "rill.procs": "procs",
     "rill.hw": "hw",
     "rill.ir": "ir",
     "rill.frontend": "frontend",
     "rill.fx": "frontend",
+    "rill.nn": "frontend",  # PaddedConv1d (torch modules)
     "rill.compile": "compile",
     "rill.vm": "vm",
     "rill.cosim": "cosim",

@@ -9,10 +9,10 @@ reason.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
+from .. import procs
 from ..hw import manifest
 from .verilator import RTL_DIR, toolchain_env
 
@@ -26,7 +26,7 @@ def lint_one(top: str, files: list[Path], params: dict[str, int]) -> tuple[bool,
         *[f"-G{k}={v}" for k, v in params.items()],
         *[str(f) for f in files],
     ]
-    r = subprocess.run(cmd, env=toolchain_env(), capture_output=True, text=True)
+    r = procs.run(cmd, env=toolchain_env(), capture_output=True, text=True)
     out = (r.stdout + r.stderr).strip()
     ok = r.returncode == 0 and "%Warning" not in out and "%Error" not in out
     return ok, out

@@ -44,6 +44,8 @@ from ..errors import VMInputError
 from ..hw import manifest
 from ..hw.config import Config
 from ..hw.sources import package_dir
+from ..procs import Interrupted, own_runner
+from . import coverage
 from . import verilator as vl
 from .image import RESULT_FILE, Mismatch, RunImage, RunOptions, RunResult, beat_mismatch
 
@@ -176,7 +178,7 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
     if compiler_dir not in sys.path:  # rill itself must be importable inside the simulator
         sys.path.insert(0, compiler_dir)
     env = {"RILL_RUN_DIR": str(run_dir), "RILL_PARAMS": json.dumps(b.parameters)}
-    runner = get_runner("verilator")
+    runner = own_runner(get_runner("verilator"))
     (run_dir / RESULT_FILE).unlink(missing_ok=True)
     try:
         runner.test(
@@ -194,6 +196,8 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
             log_file=run_dir / "sim.log",
             results_xml=str(run_dir / "results.xml"),
         )
+    except Interrupted:
+        raise
     except SystemExit:  # the runner exits on a failed cocotb test when run under pytest
         pass
     except RuntimeError as e:  # the simulator stopped: an RTL assertion ($error), or a crash
@@ -261,6 +265,7 @@ def run(
         log = run_dir / "sim.log"
         tail = log.read_text()[-3000:] if log.exists() else "(no log)"
         raise CosimMismatchError(f"simulation produced no result (see {run_dir}):\n{tail}")
+    coverage.SESSION.add_run(program, image.n_inferences, res.coverage)  # rill.cosim.coverage
     got = list(res.out_beats)
     wave_file = None
     if waves:

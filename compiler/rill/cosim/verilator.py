@@ -41,6 +41,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..hw.sources import RTL_DIR, package_dir, source_checkout
+from ..procs import Interrupted, own_runner
 
 # the RTL and the cocotb benches are package data (symlinks into rtl/ and cosim/ in a checkout)
 TB_DIR = package_dir(__package__, "tb")  # tb_accel.py, tb_units.py, vectors.py
@@ -276,6 +277,8 @@ def build(
             except ValueError:
                 info = {}
             return Build(toplevel, build_dir, parameters, waves, 0.0, cached=True, info=info)
+        if build_dir.exists():  # an interrupted build: its objects and headers may be torn
+            shutil.rmtree(build_dir)
         build_dir.mkdir(parents=True, exist_ok=True)
         vlt = build_dir / "public_ports.vlt"
         vlt.write_text(_public_ports_vlt(toplevel, hier_blocks))
@@ -290,7 +293,7 @@ def build(
                                                            str(opt_mk)]))
             args = [*args, *_HIER_ARGS, "--hierarchical-params-file", str(params_sv),
                     "-j", str(os.cpu_count() or 1)]
-        runner = get_runner("verilator")
+        runner = own_runner(get_runner("verilator"))
         log = build_dir / "build.log"
         cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
@@ -307,6 +310,8 @@ def build(
                     timescale=("1ns", "1ps"),
                     log_file=log,
                 )
+        except Interrupted:
+            raise
         except (Exception, SystemExit) as e:
             lines = log.read_text(errors="replace").splitlines() if log.exists() else []
             tail = "\n".join(lines[-60:])
@@ -350,7 +355,7 @@ def run_test(
     from cocotb_tools.runner import get_runner
 
     env = dict(extra_env or {})
-    runner = get_runner("verilator")
+    runner = own_runner(get_runner("verilator"))
     # the runner builds the simulator's PYTHONPATH from sys.path: put the tb modules on it
     if str(TB_DIR) not in sys.path:
         sys.path.insert(0, str(TB_DIR))

@@ -33,6 +33,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from ... import procs
 from ..sources import RTL_DIR
 from .levels import Path as LevelPath
 from .levels import analyse
@@ -112,8 +113,8 @@ def _nextpnr() -> str:
 
 
 def _run(cmd: list[str], cwd: Path, log: str, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                          env=None if env is None else {**os.environ, **env})
+    proc = procs.run(cmd, cwd=cwd, capture_output=True, text=True,
+                     env=None if env is None else {**os.environ, **env})
     out = proc.stdout + proc.stderr
     (cwd / log).write_text(out)
     if proc.returncode != 0:
