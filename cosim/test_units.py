@@ -60,3 +60,23 @@ def test_vector_unit_collision_asserts():
     with pytest.raises((SystemExit, RuntimeError)):
         run_test(b, "tb_units", testcase="vector_unit_collision",
                  extra_env=params(B=8, IDX_BITS=6))
+
+
+MILLION = {  # unit -> (build parameters, bench testcase, bench params)
+    "rill_fp32_add": ({}, "fp32_add_random", {}),
+    "rill_fp32_mul": ({}, "fp32_mul_random", {}),
+    "rill_act": ({}, "act_random", {}),
+    "rill_dot_row": ({"B": 8}, "dot_row_random", {"B": 8}),
+    "rill_matrix_unit": ({"B": 8}, "matrix_unit_random", {"B": 8}),
+    "rill_vector_unit": ({"B": 8, "IDX_BITS": 6}, "vector_unit_random", {"B": 8, "IDX_BITS": 6}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", sorted(MILLION))
+def test_unit_million_vectors(unit):
+    """Every arithmetic unit at 1M random vectors (specials included): `pytest -m slow`."""
+    parameters, testcase, bench = MILLION[unit]
+    b = build(unit, manifest.names(unit), parameters=parameters or None)
+    run_test(b, "tb_units", testcase=testcase,
+             extra_env={**params(**bench, N=1_000_000), "RILL_COSIM_VECTORS": "1000000"})
