@@ -2,8 +2,10 @@
 
 Prints a markdown table, with the commercial tool's cycle counts on the same array beside ours
 and the machine's load average (timings from a loaded machine swing by several times).
-The RTL columns run each program on the Verilator model (--no-rtl skips them): cycles measured
-there, bit-exactness against the VM and simulated cycles per second. A second table gives the
+"cycles" is the latency of one inference alone in the pipeline, "interval" the cycles between
+inferences offered back to back (its inverse is the throughput). The RTL columns run each
+program on the Verilator model back to back (--no-rtl skips them): both measured there,
+bit-exactness against the VM and simulated cycles per second. A second table gives the
 Verilator model per config: flat or hierarchical, the C++ it emitted, the seconds its build
 took when it was built (recorded in the build's stamp: a cached build shows the time of the
 run that built it; "cold" means no compiler cache) and simulated cycles per second over this
@@ -60,6 +62,7 @@ def case(name, model, x, config, stream, rtl, axis=0):
     row = {
         "model": name, "config": config_name(config),
         "cycles": program.cycle_count_per_inference(),
+        "interval": program.interval_cycles_per_inference(),
         "commercial (3x64)": COMMERCIAL.get(name, "-") if config_name(config) == "ia_840f_c3b64"
         else "-",
         "us": f"{program.compute_duration_per_inference_us():.3f}",
@@ -71,11 +74,13 @@ def case(name, model, x, config, stream, rtl, axis=0):
 
         accel_build(config)  # first, so that its CPU time is not the simulator's
         cpu0 = children_cpu()
-        res = cosim_run(program, inputs)
+        # back to back: each latency and each interval between inferences measured
+        res = cosim_run(program, inputs, back_to_back=True)
         tally(config_name(config), res, children_cpu() - cpu0)
         exact = all(np.array_equal(a.view(np.uint32), b.view(np.uint32))
                     for a, b in zip(res.outputs, outs, strict=True))
         row["RTL cycles"] = "/".join(str(c) for c in sorted(set(res.cycles_per_inference)))
+        row["RTL interval"] = "/".join(str(c) for c in sorted(set(res.intervals))) or "-"
         row["bit-exact"] = "yes" if exact else "NO"
         row["sim cycles/s"] = f"{res.sim_cycles / res.sim_seconds:,.0f}"
     return row

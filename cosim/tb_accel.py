@@ -172,6 +172,9 @@ class AccelTB:
                 if k in img.resets:
                     await self.wait_drained(k, budget)
                     await self.clear()
+                if opts.back_to_back:  # offered at once: the accelerator sets the pace
+                    await self.send(k, img.in_beats[k], None)
+                    continue
                 if clean:  # exact timing: nothing queued, no backpressure
                     await self.wait_drained(k, budget)
                     self.sink.clear_pause_generator()
@@ -221,7 +224,8 @@ class AccelTB:
                 self.errors.append(f"inference {k}: received {len(got)} of {n_out} beats")
         errors = sb.errors + [f"output stream: {e}" for e in self.sink.errors] + self.errors
         result = RunResult(sb.frames(), cycles, clean, sb.mismatches, errors, sim_cycles,
-                           self.coverage())
+                           self.coverage(),
+                           [self.first_in.get(k, -1) for k in range(img.n_inferences)])
         result.save(self.run_dir)
         for m in result.mismatches[:8]:
             self.log.error("%s", m)

@@ -113,6 +113,13 @@ class Program:
         """Cycles from the first input beat accepted to the last output beat valid (docs/isa.md)."""
         return self.n_in + self.t_last_out + isa.Timing.of(self.config).out
 
+    def interval_cycles_per_inference(self) -> int:
+        """Cycles from one inference's first input beat accepted to the next one's, when
+        inputs come as fast as they are taken and outputs are taken at once: the input stream
+        is taken only while no program runs (docs/isa.md), so `n_in + P`. Its inverse is
+        the throughput."""
+        return self.n_in + self.length
+
     def compute_duration_per_inference_us(self, clock_mhz: float | None = None) -> float:
         if clock_mhz is None:
             clock_mhz = self.config.clock_mhz

@@ -55,13 +55,16 @@ class RunOptions:
     backpressure: float = 0.0  # probability of a not-ready output cycle
     clean_every: int = 1  # every n-th inference back to back, unthrottled, cycle-checked
     seed: int = 1
+    # every inference's beats offered as soon as the accelerator takes them (no gaps, no
+    # backpressure, no waiting for outputs): the interval between inferences, measured
+    back_to_back: bool = False
 
     def __post_init__(self) -> None:
         if self.load not in LOADS:
             raise ValueError(f"load={self.load!r}: 'backdoor' or 'port'")
 
     def is_clean(self, k: int) -> bool:
-        return k % max(1, self.clean_every) == 0
+        return self.back_to_back or k % max(1, self.clean_every) == 0
 
 
 @dataclasses.dataclass
@@ -188,6 +191,7 @@ class RunResult:
     # dynamic coverage bins the bench measured (rill.cosim.coverage: input gaps, output
     # backpressure by beat position, output FIFO high-water mark, clears), bin -> hits
     coverage: dict[str, int] = dataclasses.field(default_factory=dict)
+    starts: list[int] = dataclasses.field(default_factory=list)  # first input beat's cycle
 
     @property
     def ok(self) -> bool:
@@ -196,6 +200,7 @@ class RunResult:
     def save(self, run_dir: Path) -> Path:
         meta = {"cycles": self.cycles, "clean": self.clean, "errors": self.errors,
                 "sim_cycles": self.sim_cycles, "coverage": self.coverage,
+                "starts": self.starts,
                 "mismatches": [dataclasses.asdict(m) for m in self.mismatches]}
         _save(run_dir / RESULT_FILE, meta, out_beats=np.asarray(self.out_beats, np.uint16))
         return run_dir
@@ -211,4 +216,5 @@ class RunResult:
                    [bool(c) for c in meta["clean"]],
                    [Mismatch(**m) for m in meta["mismatches"]], list(meta["errors"]),
                    int(meta["sim_cycles"]),
-                   {str(k): int(v) for k, v in meta.get("coverage", {}).items()})
+                   {str(k): int(v) for k, v in meta.get("coverage", {}).items()},
+                   [int(c) for c in meta.get("starts", [])])

@@ -75,6 +75,10 @@ class CosimResult:
     sim_seconds: float
     build_seconds: float
     run_dir: Path
+    # back_to_back runs: cycles from each inference's first input beat to the next one's
+    # (none across a clear), measured, and what the program predicts
+    intervals: list[int] = dataclasses.field(default_factory=list)
+    expected_interval: int = 0
 
     @property
     def ok(self) -> bool:
@@ -240,6 +244,7 @@ def run(
     seed: int = 1,
     beats: bool = False,
     name: str | None = None,
+    back_to_back: bool = False,
 ) -> CosimResult:
     """Run `inputs` (one model input per inference, as for vm.run) through the RTL.
 
@@ -250,10 +255,16 @@ def run(
     clean_every: every n-th inference is driven back to back with no backpressure and its
     cycle count is checked exactly (1: all of them, which disables gaps and backpressure).
     beats=True: `inputs` are raw input beats ([n_in, B] uint16) instead of model inputs.
+    back_to_back: offer every inference as soon as the accelerator takes it (no gaps, no
+    backpressure): each latency and each interval between inferences must equal the
+    program's (`interval_cycles_per_inference()`).
     Raises CosimMismatchError on any difference when check is True (see module docstring).
     """
+    if back_to_back:
+        gaps, backpressure = 0.0, 0.0
     image = make_image(program, inputs, resets=resets, beats=beats, load=load, gaps=gaps,
-                       backpressure=backpressure, clean_every=clean_every, seed=seed)
+                       backpressure=backpressure, clean_every=clean_every, seed=seed,
+                       back_to_back=back_to_back)
     t0 = time.monotonic()
     b = build_accel(program.config, waves=waves)
     build_s = time.monotonic() - t0
@@ -286,6 +297,16 @@ def run(
         build_seconds=build_s,
         run_dir=run_dir,
     )
+    if back_to_back:
+        result.expected_interval = program.interval_cycles_per_inference()
+        for k in range(1, len(res.starts)):
+            if k in resets or min(res.starts[k - 1], res.starts[k]) < 0:
+                continue
+            result.intervals.append(res.starts[k] - res.starts[k - 1])
+            if result.intervals[-1] != result.expected_interval:
+                result.errors.append(
+                    f"inference {k} started {result.intervals[-1]} cycles after inference "
+                    f"{k - 1}, program says {result.expected_interval} (back to back)")
     if check and not result.ok:
         msg = [f"RTL vs VM: {program.name} on {program.config} ({run_dir})"]
         if result.mismatches:
