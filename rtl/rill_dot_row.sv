@@ -192,9 +192,11 @@ module rill_dot_row
       xff = xe == 8'hFF;
       wff = we == 8'hFF;
       s1_key_d[i].live   = (xe != 8'd0) && !xff && (we != 8'd0) && !wff;
-      // q = xe + we: bit 8 as the carry out (xe + we >= 256 <=> xe > ~we) of a parallel
-      // 8-bit chain, one CARRY4 shorter than a 9-bit sum
-      s1_key_d[i].q      = {xe > ~we, xe + we};
+      // q = xe + we, one 9-bit sum: in the matrix unit xe comes from the bf16 rounding's
+      // carry chain, and one LUT (x's NaN select and the xor) then enters this chain; the
+      // form {xe > ~we, xe + we} (a parallel compare, one CARRY4 shorter) let yosys share the
+      // two and put three LUTs there (6.4 levels in rill synth c1b8)
+      s1_key_d[i].q      = {1'b0, xe} + {1'b0, we};
       s1_lane_d[i].neg   = x_i[i][15] ^ w_i[i][15];
       s1_lane_d[i].mx    = xm;
       s1_lane_d[i].mw    = wm;

@@ -26,8 +26,8 @@ Counters of our own, in two kinds:
   did not hold; their FIFO bins are not counted).
 
 `rill.cosim.run.run` adds every run to `SESSION`; the cosim pytest suite prints its summary and
-writes build/coverage.json and build/coverage.txt (cosim/conftest.py); `rill fuzz --rtl` prints
-it at the end.
+writes build/coverage.json and build/coverage.txt (the pytest plugin rill.cosim.pytest_plugin);
+`rill fuzz --rtl` prints it at the end.
 """
 
 from __future__ import annotations

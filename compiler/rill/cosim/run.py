@@ -318,6 +318,8 @@ def run(
             msg.append(format_mismatches(result.mismatches))
         msg += [f"  {e}" for e in result.errors[:10]]
         raise CosimMismatchError("\n".join(msg))
-    if not waves and check and os.environ.get("RILL_KEEP_RUNS", "0") != "1":
+    # a passing run leaves nothing behind (rill cosim runs with check=False); a failing one
+    # keeps its directory (image, result, log) for `python -m rill.cosim DIR`
+    if not waves and result.ok and os.environ.get("RILL_KEEP_RUNS", "0") != "1":
         shutil.rmtree(run_dir, ignore_errors=True)
     return result

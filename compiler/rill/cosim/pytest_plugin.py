@@ -1,7 +1,9 @@
-"""Functional coverage of the cosim suite (rill.cosim.coverage): every `rill.cosim.run` of the
-session is accumulated; the summary (hit counts and HOLES, bins never hit) is printed at the end
-and written to build/coverage.json and build/coverage.txt. Under pytest-xdist each worker hands
-its accumulator to the controller, which merges them."""
+"""pytest plugin (pyproject: `-p rill.cosim.pytest_plugin`): functional coverage of the cosim
+suite (rill.cosim.coverage). Every `rill.cosim.run` of the session is accumulated; the summary
+(hit counts and HOLES, bins never hit) is printed at the end and written to build/coverage.json
+and build/coverage.txt. Under pytest-xdist each worker hands its accumulator to the controller,
+which merges them. (A plugin, not cosim/conftest.py: two rootdir conftest modules shadow each
+other, and tests/ imports helpers from its own.)"""
 
 from __future__ import annotations
 
