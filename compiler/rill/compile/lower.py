@@ -151,6 +151,8 @@ class Lowering:
         return [self.matvec(ids, row, bias, split) for row in x]
 
     def lstm(self, node: Node, x: Tensor) -> Tensor:
+        from . import lower_rnn as rnn  # (it builds on this module)
+
         B = self.B
         for li, layer in enumerate(node.layers):
             check_finite(node, f"layer {li} w_ih", layer.w_ih, bf16=True)
@@ -170,22 +172,41 @@ class Lowering:
                 biases.append(self.bias_vals(None if layer.bias is None else layer.bias[rows], H))
             if node.stateful and len(x) != 1:
                 raise AssertionError(f"{node.where()}: streaming LSTMs run one step per run")
+            # A layer on the model input computes its recurrent part W_h h one step ahead, at
+            # the end of the step that makes h (after that step's outputs), kept as state
+            # beside h and c (zero after a reset: W 0 = +0): a step then waits only for its x
+            # part (docs/architecture.md, "Recurrent layers"). Deeper layers wait for their
+            # input anyway; their h part is computed from cycle 0.
+            ahead = all(v is None or v.producer is None for row in x for v in row)
             if node.stateful:
                 h: Row = [Val(ValKind.STATE, pin=("h", node.name, li, j)) for j in range(hb)]
                 c: Row = [Val(ValKind.STATE, pin=("c", node.name, li, j)) for j in range(hb)]
+                hw = [[Val(ValKind.STATE, pin=("hw", node.name, li, g, j)) for j in range(hb)]
+                      for g in range(4)]
             else:  # zero state, computed with as the streaming program does: the same bits
                 h, c = [self.df.zero()] * hb, [self.df.zero()] * hb
+                hw = [[self.df.zero()] * hb for _ in range(4)]
             out: Tensor = []
-            for row in x:
+            for t, row in enumerate(x):
                 xin = row + h
                 split = self.split_factor(4 * hb, sum(v is not None for v in xin))
+                if ahead:
+                    o_x = ([k for k in range(len(row)) if row[k] is not None], [])
+                    s_x = rnn.split(self, 4 * hb * len(o_x[0]), len(o_x[0]))
                 # hidden block by hidden block, so the first blocks of h are ready first and the
                 # next layer's chains can start on them while later blocks are still computed
                 pre = [[None] * hb for _ in range(4)]
                 for j in range(hb):
                     for g in range(4):
-                        pre[g][j] = self.matvec([gates[g][j]], xin, [biases[g][j]], split,
-                                                state=hb)[0]
+                        if ahead:  # (bias + x part) + W_h h: the sequence program sums the
+                            # x parts of every step at once, then waits for one ADD per step
+                            xp = rnn.matvec(self, gates[g][j][:ib], row, o_x, biases[g][j],
+                                            s_x)
+                            pre[g][j] = hw[g][j] if xp is None else \
+                                self.df.vec(VOp.ADD, xp, hw[g][j])
+                        else:
+                            pre[g][j] = self.matvec([gates[g][j]], xin, [biases[g][j]], split,
+                                                    state=hb)[0]
                 new_h: Row = []
                 new_c: Row = []
                 for j in range(hb):
@@ -203,6 +224,12 @@ class Lowering:
                     new_c.append(cj)
                 h, c = new_h, new_c
                 out.append(list(new_h))
+                if ahead and (node.stateful or t + 1 < len(x)):  # the next step's W_h h
+                    o_h = (list(range(hb)), [])
+                    s_h = rnn.split(self, 4 * hb * hb, hb)
+                    hw = [[rnn.matvec(self, gates[g][j][ib:], h, o_h, None, s_h,
+                                      pin=("hw", node.name, li, g, j) if node.stateful else None)
+                           for j in range(hb)] for g in range(4)]
             x = out
         return x
 

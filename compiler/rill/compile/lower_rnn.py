@@ -3,7 +3,9 @@
     r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)       one matvec over [x blocks | h blocks]
     z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)       with the summed bias, like the LSTM's
     n  = tanh((W_in x + b_in) + r * (W_hn h + b_hn))  two matvecs: r scales the h part only
-    h' = (h - n) * z + n                              ATen's `(h - n).mul_(z).add_(n)`
+    h' = n * (1 - z) + z * h                          (ATen: `(h - n).mul_(z).add_(n)`, equal
+                                                       in exact arithmetic; ours has one MUL
+                                                       and one ADD after n, not three ops)
 
 Every op is an existing one (MAC/MACC, ADD, SUB, MUL, SIGMOID, TANH). Streaming, h lives in a
 pinned vector register per hidden block (the op writing h' and the STATE value share the pin);
@@ -188,8 +190,11 @@ def lower_gru(low: Lowering, node: Node, x: Tensor) -> Tensor:
                 r = df.vec(VOp.SIGMOID, r)
                 n = df.vec(VOp.TANH, df.vec(VOp.ADD, xn, df.vec(VOp.MUL, hn, r)))
                 z = df.vec(VOp.SIGMOID, z)
-                # h - n even where h is the zero initial state: a NaN n makes h' NaN
-                hj = df.vec(VOp.ADD, df.vec(VOp.MUL, df.vec(VOp.SUB, h[j], n), z), n, pin=pin)
+                # h' = n (1 - z) + z h: only a MUL and an ADD after n (ATen's (h - n) z + n
+                # takes three ops there); z h even where h is the zero initial state
+                one_z = df.vec(VOp.SUB, df.const(np.ones(B, np.float32)), z)
+                hj = df.vec(VOp.ADD, df.vec(VOp.MUL, n, one_z), df.vec(VOp.MUL, z, h[j]),
+                            pin=pin)
                 new_h.append(hj)
             h = new_h
             out.append(list(new_h))
@@ -199,3 +204,8 @@ def lower_gru(low: Lowering, node: Node, x: Tensor) -> Tensor:
                        for j in range(hb)] for g in range(3)]
         x = out
     return x
+
+
+# shared with the LSTM's one-step-ahead recurrent part (Lowering.lstm)
+split = _split
+matvec = _matvec
