@@ -241,23 +241,42 @@ async def matrix_unit_random(dut):
 
 
 # ------------------------------------------------------------------------------------ vector
-VOPS = {"NOP": 0, "ADD": 1, "SUB": 2, "MUL": 3, "RELU": 4, "TANH": 5, "SIGMOID": 6, "OUT": 7}
+VOPS = {o.name: int(o) for o in isa.VOp}
+_OUT, _NOP = VOPS["OUT"], VOPS["NOP"]
 # registers from cycle 1 to write-back (isa latency - 2): each unit's register stages
-V_DEPTH = {1: isa.ADD_STAGES, 2: isa.ADD_STAGES, 3: isa.MUL_STAGES, 4: isa.RELU_STAGES,
-           5: isa.ACT_STAGES, 6: isa.ACT_STAGES}
+_STAGES = {"ADD": isa.ADD_STAGES, "SUB": isa.ADD_STAGES, "MUL": isa.MUL_STAGES,
+           "TANH": isa.ACT_STAGES, "SIGMOID": isa.ACT_STAGES,
+           "RELU": isa.RELU_STAGES, "ABS": isa.RELU_STAGES, "NEG": isa.RELU_STAGES,
+           "MAX": isa.MINMAX_STAGES, "MIN": isa.MINMAX_STAGES}
+V_DEPTH = {VOPS[k]: d for k, d in _STAGES.items()}
 V_TAIL = max(V_DEPTH.values()) + 1  # cycles streamed after the last op
+
+
+def sel_operands(r: np.random.Generator, a: np.ndarray, b: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """MAX/MIN/ABS/NEG stimulus on top of pair(): a quarter of the lanes from zeros,
+    subnormals, infs and NaN payloads of both signs against each other, an eighth b = -a."""
+    n = a.size
+    zs = np.array([0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF,
+                   0x00800000, 0x80800000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000,
+                   0x7F800001, 0xFFFFFFFF], dtype=np.uint32)
+    cls = r.integers(0, 8, n)
+    a = np.where(cls < 2, zs[r.integers(0, len(zs), n)], a)
+    b = np.where(cls < 2, zs[r.integers(0, len(zs), n)], b)
+    b = np.where(cls == 2, a ^ np.uint32(0x80000000), b)
+    return a.astype(np.uint32), b.astype(np.uint32)
 
 
 def vector_schedule(r: np.random.Generator, n: int) -> np.ndarray:
     """Random op mix, one per cycle, never two write-backs in one cycle (NOP/OUT fill in)."""
-    ops = r.integers(0, 8, n)
+    ops = r.integers(0, len(VOPS), n)
     busy = np.zeros(n + V_TAIL, dtype=bool)
     for c in range(n):
         op = int(ops[c])
         if op in V_DEPTH:
             slot = c + V_DEPTH[op]
             if busy[slot]:
-                ops[c] = 7 if r.random() < 0.5 else 0
+                ops[c] = _OUT if r.random() < 0.5 else _NOP
             else:
                 busy[slot] = True
     return ops
@@ -272,16 +291,20 @@ async def vector_unit_random(dut):
     ops = vector_schedule(r, n)
     a, bb = pair(r, n * b)
     act_x = act_inputs(r, n * b)
-    is_act = np.repeat((ops == 5) | (ops == 6), b)
-    a = np.where(is_act, act_x, a).reshape(n, b)
-    bb = bb.reshape(n, b)
+    is_act = np.repeat((ops == VOPS["TANH"]) | (ops == VOPS["SIGMOID"]), b)
+    a = np.where(is_act, act_x, a)
+    sa, sb = sel_operands(r, a, bb)
+    is_sel = np.repeat(np.isin(ops, [int(o) for o in isa.SIMPLE_VOPS]), b)
+    a = np.where(is_sel, sa, a).reshape(n, b)
+    bb = np.where(is_sel, sb, bb).reshape(n, b)
     dst = r.integers(0, 1 << idx_bits, n).astype(np.uint32)
     af, bf = f32(a), f32(bb)
-    results = {
-        1: nx.fp32_add(af, bf), 2: nx.fp32_sub(af, bf), 3: nx.fp32_mul(af, bf),
-        4: nx.relu(af), 5: nx.act_tanh(af), 6: nx.act_sigmoid(af),
-    }
-    assert {VOPS[o.name] for o in isa.VOp} == set(range(8))
+    ref = {"ADD": nx.fp32_add, "SUB": nx.fp32_sub, "MUL": nx.fp32_mul, "MAX": nx.fp32_max,
+           "MIN": nx.fp32_min, "RELU": nx.relu, "TANH": nx.act_tanh,
+           "SIGMOID": nx.act_sigmoid, "ABS": nx.fp32_abs, "NEG": nx.fp32_neg}
+    results = {VOPS[k]: f(af, bf) if isa.VOp[k] in isa.BINARY_VOPS else f(af)
+               for k, f in ref.items()}
+    assert set(results) == set(V_DEPTH) == set(VOPS.values()) - {_NOP, _OUT}
     assert all(isa.Timing.of(Config(1, b)).vop(isa.VOp(k)) - 2 == d for k, d in V_DEPTH.items())
     m = n + V_TAIL
     want_en = np.zeros(m, dtype=np.uint32)
@@ -292,7 +315,7 @@ async def vector_unit_random(dut):
         want_en[sel + dep - 1 + 1] = 1  # read in iteration c + dep (see stream)
         want_idx[sel + dep] = dst[sel]
         want_data[sel + dep] = nx.f32_bits(results[op][sel])
-    push = (ops == 7).astype(np.uint32)
+    push = (ops == _OUT).astype(np.uint32)
     out_want = nx.f32_to_bf16_bits(af).astype(np.uint32)
 
     await start(dut)

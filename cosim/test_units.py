@@ -46,7 +46,7 @@ def test_matrix_unit(B, N):
     run_test(b, "tb_units", testcase="matrix_unit_random", extra_env=params(B=B, N=N))
 
 
-@pytest.mark.parametrize("B,N", [(8, 100_000)])
+@pytest.mark.parametrize("B,N", [(8, 150_000)])
 def test_vector_unit(B, N):
     b = build("rill_vector_unit", manifest.names("rill_vector_unit"),
               parameters={"B": B, "IDX_BITS": 6})

@@ -97,7 +97,7 @@ module rill_core
   logic [IdxW-1:0]    m_dst, v_dst;
   v_op_e              v_op;
   logic               m_live, m_macc, v_live, v_uses_b, issue;
-  logic               bad_mop, bad_bank;
+  logic               bad_mop, bad_vop, bad_bank;
 
   rill_imem #(
     .WIDTH      (BundleW),
@@ -132,15 +132,18 @@ module rill_core
     m_live   = (m_op == M_MAC) || (m_op == M_MACC);
     m_macc   = (m_op == M_MACC);
     v_live   = (v_op != V_NOP);
-    v_uses_b = (v_op == V_ADD) || (v_op == V_SUB) || (v_op == V_MUL);
+    v_uses_b = (v_op == V_ADD) || (v_op == V_SUB) || (v_op == V_MUL) || (v_op == V_MAX) ||
+               (v_op == V_MIN);
 
-    // illegal: an m_op that is no MOp, or an operand address (of an op that reads it) in a
-    // bank >= NumBanks
+    // illegal: an m_op that is no MOp, a v_op that is no VOp, or an operand address (of an
+    // op that reads it) in a bank >= NumBanks
     bad_mop  = !(m_op inside {M_NOP, M_MAC, M_MACC});
+    bad_vop  = !(v_op inside {V_NOP, V_ADD, V_SUB, V_MUL, V_RELU, V_TANH, V_SIGMOID, V_OUT,
+                              V_MAX, V_MIN, V_ABS, V_NEG});
     bad_bank = (m_live && !bank_ok(m_x[AddrW-1:IdxW])) || (m_macc && !bank_ok(m_acc[AddrW-1:IdxW])) ||
                (v_live && !bank_ok(v_a[AddrW-1:IdxW])) || (v_uses_b && !bank_ok(v_b[AddrW-1:IdxW]));
-    illegal_o = issue_i && (bad_mop || bad_bank);
-    issue     = issue_i && !(bad_mop || bad_bank);
+    illegal_o = issue_i && (bad_mop || bad_vop || bad_bank);
+    issue     = issue_i && !(bad_mop || bad_vop || bad_bank);
   end
 
   // ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ package rill_pkg;
 
   // ---- opcodes (isa.MOp, isa.VOp) ----
   localparam int unsigned M_OP_BITS = 2;
-  localparam int unsigned V_OP_BITS = 3;
+  localparam int unsigned V_OP_BITS = 4;
 
   typedef enum logic [M_OP_BITS-1:0] {
     M_NOP = 2'd0,
@@ -16,14 +16,18 @@ package rill_pkg;
   } m_op_e;
 
   typedef enum logic [V_OP_BITS-1:0] {
-    V_NOP = 3'd0,
-    V_ADD = 3'd1,
-    V_SUB = 3'd2,
-    V_MUL = 3'd3,
-    V_RELU = 3'd4,
-    V_TANH = 3'd5,
-    V_SIGMOID = 3'd6,
-    V_OUT = 3'd7
+    V_NOP = 4'd0,
+    V_ADD = 4'd1,
+    V_SUB = 4'd2,
+    V_MUL = 4'd3,
+    V_RELU = 4'd4,
+    V_TANH = 4'd5,
+    V_SIGMOID = 4'd6,
+    V_OUT = 4'd7,
+    V_MAX = 4'd8,
+    V_MIN = 4'd9,
+    V_ABS = 4'd10,
+    V_NEG = 4'd11
   } v_op_e;
 
   // ---- register-file banks (docs/isa.md) ----
@@ -161,6 +165,7 @@ package rill_pkg;
   localparam int unsigned MUL_STAGES = 3;
   localparam int unsigned ACT_STAGES = 7;
   localparam int unsigned RELU_STAGES = 1;
+  localparam int unsigned MINMAX_STAGES = 2;
   function automatic int unsigned dot_stages(int unsigned t);
     return 6 + 2 * t;
   endfunction
@@ -168,6 +173,7 @@ package rill_pkg;
   localparam int unsigned LAT_MUL = 5;
   localparam int unsigned LAT_ACT = 9;
   localparam int unsigned LAT_RELU = 3;
+  localparam int unsigned LAT_MINMAX = 4;
   localparam int unsigned LAT_OUT = 2;
 
   // ---- numerics (numerics.py) ----

@@ -161,7 +161,8 @@ def test_sum_times_constant_lists_sum():
             return x.sum() * 2
 
     gm, _ = rill.fx.prepare_shape(SumTimesTwo(), torch.randn(3, 8))
-    with pytest.raises(rill.UnsupportedError, match=r"method \.sum\(\): not supported"):
+    with pytest.raises(rill.UnsupportedError,
+                       match=r"method \.sum\(\): 0-d \(scalar\) results are not supported"):
         rill.fx.nnir.to_nnir(gm)
 
 

@@ -17,6 +17,10 @@ COMMANDS = {
     "cosim": ("rill.cosim.cli", "run a saved program on the RTL: PROGRAM INPUTS.npy"),
     "synth": ("rill.hw.synth.cli", "synthesise RTL units or configs: resources, logic levels "
               "per stage against the budget, ECP5 Fmax (--fmax)"),
+    "trace": ("rill.vm.trace", "run a saved program on the VM: every issued op, its value and "
+              "model op (text or --format jsonl)"),
+    "report": ("rill.report", "latency report of a saved program: critical path by model op, "
+               "unit utilisation, HTML with charts (--rtl: measured cycles)"),
     "fuzz": ("rill.fuzz", "random models: VM vs torch (and --rtl: vs RTL), failures shrunk "
              "and saved (--out, --replay)"),
 }

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AllocationError
+from ..errors import AllocationError, UnsupportedError
 from ..hw import isa
 from ..hw.config import Config
 from ..hw.numerics import f32_bits, f32_to_bf16_bits
 from ..ir import Graph, verify
 from ..ir.conv import torch_shape
+from .debuginfo import build_debug
 from .emit import emit, verify_schedule
 from .lower import lower
 from .program import Program
@@ -38,7 +39,14 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         arr = np.stack(blocks) if blocks else np.zeros((0, B, B), np.float32)
         weights.append(f32_to_bf16_bits(arr).reshape(-1, B, B))
     consts = (f32_bits(np.stack(df.consts)) if df.consts else np.zeros((0, B), np.uint32))
-    (inp,), (outp,) = graph.inputs, graph.outputs  # shapes as the user sees them (torch)
+    inp, outp = graph.inputs, graph.outputs  # shapes as the user sees them (torch)
+    for what, io in (("inputs", inp), ("outputs", outp)):
+        if len(io) > 1 and any(n.channels_first for n in io):
+            raise UnsupportedError(f"several {what} with a channels-first (..., C, L) one: a "
+                                   f"multi-input or multi-output program is channels-last")
+    # one input (output): its shape; several: a tuple of their shapes, in the model's order
+    in_shape = torch_shape(inp[0]) if len(inp) == 1 else tuple(torch_shape(n) for n in inp)
+    out_shape = torch_shape(outp[0]) if len(outp) == 1 else tuple(torch_shape(n) for n in outp)
     return validate_program(Program(
         config=config,
         length=sch.length,
@@ -47,13 +55,14 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         bundles=[isa.encode(b, config) for b in bundles],
         weights=weights,
         consts=consts.reshape(-1, B).astype(np.uint32),
-        input_shape=torch_shape(inp),
-        output_shape=torch_shape(outp),
+        input_shape=in_shape,
+        output_shape=out_shape,
         streaming_axis=graph.stream_axis,
         t_last_out=sch.issue[df.outputs[-1].id],
         name=name or "program",
-        input_channels_first=inp.channels_first,
-        output_channels_first=outp.channels_first,
+        input_channels_first=len(inp) == 1 and inp[0].channels_first,
+        output_channels_first=len(outp) == 1 and outp[0].channels_first,
+        debug=build_debug(df, sch, {n.name: n for n in graph.nodes}, config.num_cores),
     ), origin=f"compiled program {name or 'program'!r}")
 
 

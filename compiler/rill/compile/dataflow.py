@@ -44,6 +44,8 @@ class Op:
     wblock: int = -1  # global weight block id (matrix ops)
     after: Op | None = None  # must issue at least a cycle after this op (OUT order)
     pin: tuple | None = None
+    node: str = ""  # the NNIR node it was lowered from (Program.debug, rill trace / report)
+    detail: str = ""  # a finer scope within that node, e.g. "layer 1"
 
     def __repr__(self) -> str:  # the default would recurse through the whole graph
         return f"Op#{self.id}({self.opcode.name}, core={self.core})"
@@ -71,6 +73,8 @@ class Dataflow:
     n_inputs: int = 0
     outputs: list[Op] = dataclasses.field(default_factory=list)
     _const_ids: dict[bytes, Val] = dataclasses.field(default_factory=dict)
+    node: str = ""  # the NNIR node being lowered: new ops record it (provenance)
+    detail: str = ""  # and a finer scope within it, if the lowering sets one
 
     def const(self, lanes: np.ndarray) -> Val:
         lanes = np.asarray(lanes, dtype=np.float32)
@@ -86,7 +90,8 @@ class Dataflow:
     def op(self, opcode: MOp | VOp, *operands: Val, core: int | None = None, wblock: int = -1,
            pin: tuple | None = None) -> Op:
         out = None if opcode == VOp.OUT else Val(ValKind.OP, pin=pin)
-        o = Op(len(self.ops), opcode, tuple(operands), out, core=core, wblock=wblock, pin=pin)
+        o = Op(len(self.ops), opcode, tuple(operands), out, core=core, wblock=wblock, pin=pin,
+               node=self.node, detail=self.detail)
         if out is not None:
             out.producer = o
         self.ops.append(o)

@@ -21,8 +21,10 @@ from .dataflow import Dataflow, Val, ValKind
 Row = list[Val | None]
 Tensor = list[Row]
 
-_UNARY = {OpKind.RELU: VOp.RELU, OpKind.SIGMOID: VOp.SIGMOID, OpKind.TANH: VOp.TANH}
-_BINARY = {OpKind.ADD: VOp.ADD, OpKind.SUB: VOp.SUB, OpKind.MUL: VOp.MUL}
+_UNARY = {OpKind.RELU: VOp.RELU, OpKind.SIGMOID: VOp.SIGMOID, OpKind.TANH: VOp.TANH,
+          OpKind.ABS: VOp.ABS, OpKind.NEG: VOp.NEG}
+_BINARY = {OpKind.ADD: VOp.ADD, OpKind.SUB: VOp.SUB, OpKind.MUL: VOp.MUL, OpKind.MAX: VOp.MAX,
+           OpKind.MIN: VOp.MIN}
 BF16_MAX = (2 - 2**-7) * 2.0**127  # largest finite bf16
 
 
@@ -155,6 +157,7 @@ class Lowering:
 
         B = self.B
         for li, layer in enumerate(node.layers):
+            self.df.detail = f"layer {li}" if len(node.layers) > 1 else ""
             check_finite(node, f"layer {li} w_ih", layer.w_ih, bf16=True)
             check_finite(node, f"layer {li} w_hh", layer.w_hh, bf16=True)
             check_finite(node, f"layer {li} bias (b_ih + b_hh)", layer.bias, bf16=False)
@@ -237,14 +240,17 @@ class Lowering:
         env: dict[str, Tensor] = {}
         layout: dict = {}
         for node in self.g.nodes:
+            self.df.node, self.df.detail = node.name, ""  # provenance of the ops made below
             if node.op is OpKind.INPUT:
                 rows, feats = int(np.prod(node.shape[:-1], dtype=np.int64)), node.shape[-1]
                 fb = blocks(feats, self.B)
+                first = self.df.n_inputs  # several inputs: their beats one after another
                 env[node.name] = [
-                    [Val(ValKind.INPUT, index=r * fb + k) for k in range(fb)] for r in range(rows)
+                    [Val(ValKind.INPUT, index=first + r * fb + k) for k in range(fb)]
+                    for r in range(rows)
                 ]
-                self.df.n_inputs = rows * fb
-                layout["input"] = (tuple(node.shape), rows, feats)
+                self.df.n_inputs += rows * fb
+                layout.setdefault("input", (tuple(node.shape), rows, feats))
             elif node.op is OpKind.LINEAR:
                 env[node.name] = self.linear(node, env[node.inputs[0]])
             elif node.op in _UNARY:
@@ -277,13 +283,18 @@ class Lowering:
                 from .lower_conv import lower_conv  # imports this module: bound late
 
                 env[node.name] = lower_conv(self, node, env[node.inputs[0]])
+            elif node.op in (OpKind.LANES, OpKind.ROWS):
+                from .lower_move import lower_lanes, lower_rows  # imports this module
+
+                f = lower_lanes if node.op is OpKind.LANES else lower_rows
+                env[node.name] = f(self, node, [env[i] for i in node.inputs])
             elif node.op is OpKind.OUTPUT:
                 t = env[node.inputs[0]]
                 for row in t:
                     for v in row:
                         self.df.out(self.materialize(v))
                 rows = int(np.prod(node.shape[:-1], dtype=np.int64))
-                layout["output"] = (tuple(node.shape), rows, node.shape[-1])
+                layout.setdefault("output", (tuple(node.shape), rows, node.shape[-1]))
         return self.df, layout
 
 

@@ -120,6 +120,7 @@ def lower_gru(low: Lowering, node: Node, x: Tensor) -> Tensor:
     if node.stateful and len(x) != 1:
         raise AssertionError(f"{node.where()}: streaming GRUs run one step per run")
     for li, layer in enumerate(node.layers):
+        df.detail = f"layer {li}" if len(node.layers) > 1 else ""  # provenance
         check_finite(node, f"layer {li} w_ih", layer.w_ih, bf16=True)
         check_finite(node, f"layer {li} w_hh", layer.w_hh, bf16=True)
         check_finite(node, f"layer {li} b_ih", layer.b_ih, bf16=False)

@@ -21,10 +21,13 @@ from ..errors import LoadError, SaveError, VMInputError
 from ..hw import isa
 from ..hw.config import Config, check_clock_mhz
 from ..hw.numerics import bf16_bits_to_f32, f32_to_bf16_bits
+from . import multi_io
+from .debuginfo import DebugInfo
 from .validate import validate_program
 
 MAGIC = b"RILL"
-FORMAT_VERSION = 2  # 2 adds the channels-first layout flags; files without them are written as 1
+FORMAT_VERSION = 3  # 2 added the channels-first layout flags; 3 the 4-bit v_op (isa.V_OP_BITS)
+OLD_BUNDLE_VERSIONS = (1, 2)  # bundles with a 3-bit v_op: refused (recompile the model)
 
 
 _TORCH_FLOATS = ("torch.float32", "torch.float64", "torch.float16", "torch.bfloat16")
@@ -64,6 +67,9 @@ class Program:
     # rows, channels as features (a convolution's layout; docs/architecture.md, "Convolutions")
     input_channels_first: bool = False
     output_channels_first: bool = False
+    # optional provenance: the NNIR node of every bundle slot (compile/debuginfo.py); runs
+    # without it, saved as an optional header key, None for a file that has none
+    debug: DebugInfo | None = dataclasses.field(default=None, compare=False, repr=False)
 
     # IO layout -------------------------------------------------------------------------------
     @property
@@ -81,6 +87,8 @@ class Program:
 
     def input_beats(self, x: np.ndarray) -> np.ndarray:
         """One inference's input -> [n_in, B] bf16 bits, rows of feature blocks, zero padded."""
+        if multi_io.is_multi(self.input_shape):  # a tuple of inputs, beats one after another
+            return multi_io.input_beats(x, self.input_shape, self.B, as_float_array)
         x = as_float_array(x, "input")
         if tuple(x.shape) != tuple(self.input_shape):
             raise VMInputError(
@@ -98,6 +106,8 @@ class Program:
         return f32_to_bf16_bits(padded.reshape(self.n_in, self.B))
 
     def output_from_beats(self, beats: np.ndarray) -> np.ndarray:
+        if multi_io.is_multi(self.output_shape):  # a tuple of outputs
+            return multi_io.outputs_from_beats(beats, self.output_shape, self.B)
         shape = tuple(self.output_shape)
         if self.output_channels_first:
             shape = shape[:-2] + (shape[-1], shape[-2])
@@ -147,6 +157,8 @@ class Program:
 
         if not bit_accurate:
             raise ValueError("rill's VM is always bit-accurate")
+        if multi_io.is_multi(self.input_shape):
+            return multi_io.multi_vm(VM, self)  # vm.run(x, y)
         return VM(self)
 
     # file format -----------------------------------------------------------------------------
@@ -164,12 +176,12 @@ class Program:
             "t_last_out": self.t_last_out,
             "name": self.name,
         }
-        version = 1
-        if self.input_channels_first or self.output_channels_first:
-            # version 2: a reader of version 1 would silently take the layout as channels-last
-            header["input_channels_first"] = self.input_channels_first
-            header["output_channels_first"] = self.output_channels_first
-            version = 2
+        # version 3 always: older readers would misread the bundles' wider v_op field
+        header["input_channels_first"] = self.input_channels_first
+        header["output_channels_first"] = self.output_channels_first
+        version = FORMAT_VERSION
+        if self.debug is not None:  # optional: readers without it ignore the key
+            header["debug"] = self.debug.to_json()
         hb = json.dumps(header).encode()
         parts = [MAGIC, struct.pack("<II", version, len(hb)), hb]
         for b, w in zip(self.bundles, self.weights, strict=True):
@@ -202,7 +214,10 @@ class Program:
         if len(data) < 16 or data[:4] != MAGIC:
             raise LoadError(f"{origin}: not a rill program (bad magic or too short)")
         version, hlen = struct.unpack_from("<II", data, 4)
-        if version not in (1, FORMAT_VERSION):
+        if version in OLD_BUNDLE_VERSIONS:
+            raise LoadError(f"{origin}: format version {version} encodes v_op in 3 bits; this "
+                            f"rill reads {FORMAT_VERSION} ({isa.V_OP_BITS}-bit v_op): recompile")
+        if version != FORMAT_VERSION:
             raise LoadError(f"{origin}: format version {version}, this rill reads {FORMAT_VERSION}")
         body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
         if zlib.crc32(body) != crc:
@@ -230,10 +245,12 @@ class Program:
             if pos != len(body):
                 raise LoadError(f"{origin}: {len(body) - pos} unexpected trailing bytes")
             prog = cls(config, h["length"], h["n_in"], h["n_out"], bundles, weights,
-                       consts.astype(np.uint32), tuple(h["input_shape"]),
-                       tuple(h["output_shape"]), h["streaming_axis"], h["t_last_out"], h["name"],
-                       h.get("input_channels_first", False) if version == 2 else False,
-                       h.get("output_channels_first", False) if version == 2 else False)
+                       consts.astype(np.uint32), multi_io.as_shape(h["input_shape"]),
+                       multi_io.as_shape(h["output_shape"]), h["streaming_axis"],
+                       h["t_last_out"], h["name"],
+                       h["input_channels_first"], h["output_channels_first"])
+            if h.get("debug") is not None:
+                prog.debug = DebugInfo.from_json(h["debug"])
         except LoadError:
             raise
         except (KeyError, ValueError, TypeError) as e:

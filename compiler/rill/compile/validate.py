@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InvalidProgramError
 from ..hw import isa
 from ..hw.config import Config
+from .multi_io import is_multi, shapes
 
 if TYPE_CHECKING:
     from .program import Program
@@ -56,11 +57,20 @@ def validate_program(p: Program, origin: str = "program") -> Program:
                   p.n_out)
     for f, n in (("input_shape", p.n_in), ("output_shape", p.n_out)):
         shape = getattr(p, f)
+        cf_field = f.replace("shape", "channels_first")
+        cf = getattr(p, cf_field)
+        if is_multi(shape):  # several inputs (outputs): a tuple of >= 2 shapes, channels-last
+            parts = shapes(shape)
+            if len(parts) < 2 or cf is not False or not all(
+                    s and all(_int(d) and d > 0 for d in s) for s in parts):
+                raise bad(f, "two or more non-empty tuples of positive ints, channels-last",
+                          shape)
+            if sum(_beats(s, B) for s in parts) != n:
+                raise bad(f, f"shapes of {n} beats in all", shape)
+            continue
         if (not isinstance(shape, tuple) or not shape
                 or not all(_int(d) and d > 0 for d in shape)):
             raise bad(f, "a non-empty tuple of positive ints", shape)
-        cf_field = f.replace("shape", "channels_first")
-        cf = getattr(p, cf_field)
         if not isinstance(cf, (bool, np.bool_)) or (cf and len(shape) < 2):
             raise bad(cf_field, f"a bool, true only for a shape of rank >= 2 ({f}={shape})", cf)
         if cf:  # the beats carry (*lead, L, C)
@@ -71,12 +81,16 @@ def validate_program(p: Program, origin: str = "program") -> Program:
                       f"{shape} ({_beats(shape, B)} beats)")
     ax = p.streaming_axis
     # the input axis streaming removed: an axis of the sequence input, one rank above
-    if ax is not None and not (_int(ax) and 0 <= ax <= len(p.input_shape)):
-        raise bad("streaming_axis", f"None or an axis in [0, {len(p.input_shape)}]", ax)
+    rank = len(shapes(p.input_shape)[0])
+    if ax is not None and not (_int(ax) and 0 <= ax <= rank):
+        raise bad("streaming_axis", f"None or an axis in [0, {rank}]", ax)
     if not 0 <= p.t_last_out < p.length:
         raise bad("t_last_out", f"a cycle in [0, {p.length}) (length={p.length})", p.t_last_out)
     _validate_sections(p, bad)
     _validate_outputs(p, bad)
+    debug = getattr(p, "debug", None)  # optional provenance (compile/debuginfo.py)
+    if debug is not None and (why := debug.check(c.num_cores, p.length)) is not None:
+        raise bad("debug", "a provenance table matching the program", why)
     return p
 
 
@@ -116,6 +130,10 @@ def _validate_outputs(p: Program, bad) -> None:
     for raw in p.bundles:
         bits = np.unpackbits(np.asarray(raw, np.uint8), axis=1, bitorder="little")
         v_op = bits[:, lsb : lsb + isa.V_OP_BITS].astype(np.int64) @ (1 << np.arange(isa.V_OP_BITS))
+        bad_op = ~np.isin(v_op, [int(op) for op in isa.VOp])
+        if bad_op.any():
+            raise bad("bundles", "vector opcodes of isa.VOp",
+                      f"v_op {int(v_op[bad_op][0])} at pc {int(np.flatnonzero(bad_op)[0])}")
         outs.extend(np.flatnonzero(v_op == isa.VOp.OUT).tolist())
     if len(outs) != p.n_out:
         raise bad("n_out", f"the {len(outs)} OUT instructions of the program", p.n_out)

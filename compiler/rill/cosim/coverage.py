@@ -65,8 +65,9 @@ NOTES = {
 GROUPS = ("op", "bank", "dist", "chain", "in", "out", "fifo", "clear")
 
 _V_KIND = {isa.VOp.ADD: "ADD", isa.VOp.SUB: "ADD", isa.VOp.MUL: "MUL", isa.VOp.TANH: "ACT",
-           isa.VOp.SIGMOID: "ACT", isa.VOp.RELU: "RELU"}
-_V_BINARY = (isa.VOp.ADD, isa.VOp.SUB, isa.VOp.MUL)
+           isa.VOp.SIGMOID: "ACT",
+           **{op: "RELU" for op in isa.SIMPLE_VOPS}}  # RELU: the one-stage compare/select path
+_V_BINARY = isa.BINARY_VOPS
 _M_OPS = frozenset(int(op) for op in isa.MOp)
 
 

@@ -62,7 +62,8 @@ class ConvFrontend:
             mod = self.gm.get_submodule(n.target)
             if isinstance(mod, torch.nn.Conv1d):
                 return "conv"
-            if isinstance(mod, (torch.nn.Dropout, torch.nn.Identity, *self.unary[2])):
+            if isinstance(mod, (torch.nn.Dropout, torch.nn.Identity, torch.nn.BatchNorm1d,
+                                *self.unary[2])):
                 return "elementwise"
             return "other"
         if n.op == "call_function":

@@ -17,6 +17,8 @@ from ..errors import UnsupportedError
 from ..ir import NNIR, Graph, LstmLayer, Node, OpKind, verify
 from .conv import ConvFrontend
 from .gru import convert_gru
+from .minmax import MinMaxOps
+from .shape_ops import ShapeOps
 
 _UNARY_FUNCS = {
     F.relu: OpKind.RELU,
@@ -77,6 +79,8 @@ class _Lowering:
         self.lstm_results: set[str] = set()
         self.alias: dict[str, str] = {}
         self.convs = ConvFrontend(self)  # conv1d, transposes and the channels-first layout
+        self.shapes = ShapeOps(self)  # data movement, sum/mean, matmul, BatchNorm1d, neg, abs
+        self.minmax = MinMaxOps(self)  # maximum/minimum, clamp, hardtanh, relu6
 
     def fail(self, n: torch.fx.Node, why: str) -> None:
         self.unsupported[f"{_describe(self.gm, n)}: {why}"].append(source_line(n) or n.name)
@@ -214,14 +218,15 @@ class _Lowering:
         self.lstm_results.add(n.name)
 
     def node(self, n: torch.fx.Node) -> None:
-        if self.convs.handle(n):
+        if self.convs.handle(n) or self.minmax.handle(n):
             return
         if n.op == "placeholder":
             self.emit(n, OpKind.INPUT, [])
         elif n.op == "output":
             arg = n.args[0]
             if not isinstance(arg, torch.fx.Node):
-                self.fail(n, "model must return one tensor")
+                if not self.shapes.handle(n):  # a tuple of tensors: several outputs
+                    self.fail(n, "model must return a tensor or a tuple of tensors")
                 return
             self.nodes.append(Node(n.name, OpKind.OUTPUT, (arg.name,), self.shape(arg)))
         elif n.op == "get_attr":
@@ -240,7 +245,7 @@ class _Lowering:
                 self.lstm(n, mod)
             elif isinstance(mod, torch.nn.GRU):
                 convert_gru(self, n, mod)
-            else:
+            elif not self.shapes.handle(n):
                 self.fail(n, "not supported")
         elif n.op == "call_function" and n.target is operator.getitem:
             src, idx = n.args
@@ -252,7 +257,7 @@ class _Lowering:
                     state = "(h, c)" if isinstance(rnn, torch.nn.LSTM) else "h_n"
                     self.fail(n, f"the {type(rnn).__name__}'s {state} output is used; only its "
                               "output sequence is")
-            else:
+            elif not self.shapes.handle(n):
                 self.fail(n, "indexing is not supported")
         elif n.op == "call_function" and n.target is F.dropout:
             args = dict(zip(("input", "p", "training", "inplace"), n.args, strict=False))
@@ -269,7 +274,7 @@ class _Lowering:
             self.binary(n, _BINARY_FUNCS[n.target], n.args)
         elif n.op == "call_method" and n.target in _BINARY_METHODS:
             self.binary(n, _BINARY_METHODS[n.target], n.args)
-        else:
+        elif not self.shapes.handle(n):
             self.fail(n, "not supported")
 
     def run(self) -> Graph:

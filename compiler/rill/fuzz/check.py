@@ -20,7 +20,8 @@ import torch
 
 from ..errors import RillError
 from . import conv as fconv
-from . import gen
+from . import gen, ops2
+from . import minmax as fmm
 
 EPS = 2.0**-7  # twice bf16's unit roundoff
 TINY = 2.0**-125  # a subnormal flushed to zero
@@ -191,6 +192,10 @@ def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
             r = fconv.reference(getattr(model, f"c{i}"), n, *vals[n["src"]], _lin)
         elif op == "identity":
             r = vals[n["src"]]
+        elif op in ops2.OPS2:
+            r = ops2.reference(model, i, n, vals)
+        elif op in fmm.OPS3:
+            r = fmm.reference(model, i, n, vals)
         elif op == "act":
             a, ea = vals[n["src"]]
             r = (np.maximum(a, 0), ea + TINY) if n["fn"] == "relu" else \

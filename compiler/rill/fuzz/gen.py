@@ -29,9 +29,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import conv as fconv
+from . import minmax as fmm
+from . import ops2
 
 PRESETS = ("c1b8", "c2b16", "c3b16")
-OPS = ("linear", "act", "bin", "scalar", "const", "lstm", "gru", "identity", "conv")
+OPS = ("linear", "act", "bin", "scalar", "const", "lstm", "gru", "identity", "conv",
+       *ops2.OPS2,  # data movement, sum/mean, matmul, BatchNorm1d, neg, abs: fuzz/ops2.py
+       *fmm.OPS3)  # max/min, clamp, hardtanh, relu6: fuzz/minmax.py
 RNNS = ("lstm", "gru")  # at most one recurrent layer per model
 WMODES = ("normal", "normal", "normal", "big", "tiny", "cancel", "huge")
 SPECIALS = {
@@ -57,6 +61,12 @@ def features(desc: dict) -> list[int]:
     """Feature size of every node."""
     f = [desc["in"]]
     for n in desc["nodes"][1:]:
+        if n["op"] in ops2.OPS2:
+            f.append(ops2.features(n, f))
+            continue
+        if n["op"] in fmm.OPS3:
+            f.append(fmm.features(n, f))
+            continue
         f.append(n["out"] if n["op"] in ("linear", "conv") else n["hidden"] if n["op"] in RNNS
                  else f[n["a"] if n["op"] == "bin" else n["src"]])
     return f
@@ -83,6 +93,10 @@ def generate(rng: random.Random, configs: tuple[str, ...] = PRESETS) -> dict:
             has_lstm = False  # at most one per model keeps the programs small
             nodes.append({"op": op, "src": j, "hidden": _size(rng, B),
                           "layers": rng.choice([1, 1, 2, 3]), "bias": rng.random() < 0.8})
+        elif op in ops2.OPS2:
+            nodes.append(ops2.generate(rng, op, j, f, lambda: _size(rng, B)))
+        elif op in fmm.OPS3:
+            nodes.append(fmm.generate(rng, op, j, f))
         elif op == "linear":
             nodes.append({"op": "linear", "src": j, "out": _size(rng, B),
                           "bias": rng.random() < 0.7, "form": rng.choice(["module", "function"])})
@@ -167,6 +181,10 @@ class FuzzNet(nn.Module):
             elif n["op"] == "conv":
                 setattr(self, f"c{i}", fconv.build(
                     n, fin, lambda shape, fan_in: _weights(gen, shape, fan_in, wmode)))
+            elif n["op"] in fmm.OPS3:
+                fmm.build(self, i, n, f[i], gen)
+            elif n["op"] in ops2.OPS2:
+                ops2.build(self, i, n, fin, lambda s, fan: _weights(gen, s, fan, wmode))
             elif n["op"] == "identity" and n["form"] != "function":
                 setattr(self, f"d{i}", nn.Dropout(0.3) if n["form"] == "dropout" else nn.Identity())
             elif n["op"] == "act" and n["form"] == "module":
@@ -204,6 +222,10 @@ class FuzzNet(nn.Module):
                 a = v[n["src"]]
                 y = F.dropout(a, 0.5, training=False) if n["form"] == "function" else \
                     getattr(self, f"d{i}")(a)
+            elif op in ops2.OPS2:
+                y = ops2.forward(self, i, n, v)
+            elif op in fmm.OPS3:
+                y = fmm.forward(self, i, n, v)
             elif op == "scalar":
                 a, c = v[n["src"]], n["c"]
                 fn = n["fn"]

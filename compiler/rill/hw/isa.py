@@ -34,10 +34,21 @@ class VOp(enum.IntEnum):
     TANH = 5
     SIGMOID = 6
     OUT = 7  # push bf16(rf[a]) to the output stream
+    MAX = 8  # IEEE 754-2019 maximum: NaN if either is NaN, -0 < +0 (docs/numerics.md)
+    MIN = 9  # IEEE 754-2019 minimum (bit 0 tells MIN from MAX)
+    ABS = 10  # clear the sign
+    NEG = 11  # flip the sign (bit 0 tells NEG from ABS)
+
+
+# the ops of the vector unit's compare/select path: one result register, one write-back tag
+# (RELU, ABS, NEG: RELU_STAGES, Timing.relu; MAX, MIN: MINMAX_STAGES, Timing.minmax)
+SIMPLE_VOPS = (VOp.RELU, VOp.MAX, VOp.MIN, VOp.ABS, VOp.NEG)
+# the ops that read operand b
+BINARY_VOPS = (VOp.ADD, VOp.SUB, VOp.MUL, VOp.MAX, VOp.MIN)
 
 
 M_OP_BITS = 2
-V_OP_BITS = 3
+V_OP_BITS = 4  # 12..15 are illegal (the VM refuses them, the RTL halts)
 
 BANK_CONST = 0
 BANK_INPUT = 1
@@ -98,7 +109,8 @@ def vector_bank(core: int) -> int:
 ADD_STAGES = 4  # rill_fp32_add
 MUL_STAGES = 3  # rill_fp32_mul
 ACT_STAGES = 7  # rill_act
-RELU_STAGES = 1  # rill_vector_unit, one compare/select
+RELU_STAGES = 1  # rill_vector_unit, one compare/select: RELU, ABS, NEG
+MINMAX_STAGES = 2  # rill_vector_unit: MAX/MIN, the magnitude compare, then the pick
 
 
 def dot_stages(tree_stages: int) -> int:
@@ -125,6 +137,7 @@ class Timing:
     mul: int = MUL_STAGES + 2
     act: int = ACT_STAGES + 2
     relu: int = RELU_STAGES + 2
+    minmax: int = MINMAX_STAGES + 2
     out: int = 2  # issue to the beat being valid on the output stream
 
     @classmethod
@@ -149,6 +162,10 @@ class Timing:
             VOp.TANH: self.act,
             VOp.SIGMOID: self.act,
             VOp.OUT: self.out,
+            VOp.MAX: self.minmax,
+            VOp.MIN: self.minmax,
+            VOp.ABS: self.relu,
+            VOp.NEG: self.relu,
         }[op]
 
 

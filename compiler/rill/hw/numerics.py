@@ -116,6 +116,45 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), x, np.where(x > 0, x, np.float32(0))).astype(np.float32)
 
 
+def _order_key(b: np.ndarray) -> np.ndarray:
+    """fp32 bits -> unsigned keys in the value order, -0 below +0 (NaN excluded by callers)."""
+    neg = (b >> np.uint32(31)).astype(bool)
+    return np.where(neg, ~b, b | np.uint32(0x80000000))
+
+
+def _minmax(a: np.ndarray, b: np.ndarray, want_max: bool) -> np.ndarray:
+    a, b = canonical(a), canonical(b)
+    ab, bb = a.view(np.uint32), b.view(np.uint32)
+    ka, kb = _order_key(ab), _order_key(bb)
+    pick_a = ka >= kb if want_max else ka <= kb
+    out = np.where(pick_a, ab, bb)
+    out = np.where(np.isnan(a) | np.isnan(b), NAN32, out)
+    return np.asarray(out, dtype=np.uint32).view(np.float32)
+
+
+def fp32_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IEEE 754-2019 maximum after DAZ: NaN (canonical) if either operand is NaN, -0 < +0."""
+    return _minmax(a, b, True)
+
+
+def fp32_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IEEE 754-2019 minimum after DAZ: NaN (canonical) if either operand is NaN, -0 < +0."""
+    return _minmax(a, b, False)
+
+
+def fp32_abs(x: np.ndarray) -> np.ndarray:
+    """Sign cleared after DAZ (a subnormal gives +0); NaN stays the canonical NaN."""
+    return (canonical(x).view(np.uint32) & np.uint32(0x7FFFFFFF)).view(np.float32)
+
+
+def fp32_neg(x: np.ndarray) -> np.ndarray:
+    """Sign flipped after DAZ (a subnormal gives the zero of the other sign); NaN gives the
+    canonical NaN (its sign is not flipped)."""
+    x = canonical(x)
+    out = x.view(np.uint32) ^ np.uint32(0x80000000)
+    return np.where(np.isnan(x), NAN32, out).astype(np.uint32).view(np.float32)
+
+
 def activation_table() -> tuple[np.ndarray, np.ndarray]:
     """The tanh segment table shared by the VM and the RTL: c0 = tanh at the segment start and
     c1 = chord rise over the segment, both in units of 2**-16."""

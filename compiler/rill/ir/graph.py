@@ -24,14 +24,20 @@ class OpKind(enum.StrEnum):
     ADD = "add"
     SUB = "sub"
     MUL = "mul"
+    MAX = "max"  # IEEE 754-2019 maximum (docs/numerics.md): the vector unit's MAX
+    MIN = "min"
+    ABS = "abs"
+    NEG = "neg"
     LSTM = "lstm"
     GRU = "gru"
     CONV1D = "conv1d"
+    LANES = "lanes"  # lane moves and sums on the matrix unit (ir/lanes.py)
+    ROWS = "rows"  # weighted sums of whole rows on the vector unit (ir/lanes.py)
     OUTPUT = "output"
 
 
-UNARY = frozenset({OpKind.RELU, OpKind.SIGMOID, OpKind.TANH})
-BINARY = frozenset({OpKind.ADD, OpKind.SUB, OpKind.MUL})
+UNARY = frozenset({OpKind.RELU, OpKind.SIGMOID, OpKind.TANH, OpKind.ABS, OpKind.NEG})
+BINARY = frozenset({OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAX, OpKind.MIN})
 # recurrent layers: `layers`, `seq_axis`; stateful (state pinned on chip) once streamed
 RECURRENT = frozenset({OpKind.LSTM, OpKind.GRU})
 
@@ -82,6 +88,7 @@ class Node:
     # input/output only: the torch tensor is (*lead, C, L); NNIR holds it as (*lead, L, C)
     # (docs/architecture.md, "Convolutions"); the program swaps the last two axes on the host
     channels_first: bool = False
+    moves: object | None = None  # lanes: a rill.ir.lanes.LaneMap
 
     def __post_init__(self) -> None:
         if not isinstance(self.op, OpKind):

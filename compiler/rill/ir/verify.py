@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import NNIRError
 from .conv import check_conv
 from .graph import BINARY, UNARY, Graph, Node, OpKind
+from .lanes import check_lanes, check_rows
 
 
 def verify(g: Graph) -> Graph:
@@ -56,15 +57,19 @@ def verify(g: Graph) -> Graph:
             _check_gru(n, *ins)
         elif n.op is OpKind.CONV1D:
             check_conv(n, *ins)
+        elif n.op is OpKind.LANES:
+            check_lanes(n, ins)
+        elif n.op is OpKind.ROWS:
+            check_rows(n, ins)
         elif n.op is OpKind.OUTPUT:
             if len(ins) != 1 or ins[0].shape != n.shape:
                 raise NNIRError(f"{n.where()}: output must repeat its operand's shape")
         else:
             raise NNIRError(f"{n.where()}: unknown op")
         seen[n.name] = n
-    if len(g.inputs) != 1 or len(g.outputs) != 1:
+    if not g.inputs or not g.outputs:
         raise NNIRError(
-            f"rill programs take one input and give one output; graph has "
+            f"rill programs take at least one input and give at least one output; graph has "
             f"{len(g.inputs)} inputs and {len(g.outputs)} outputs"
         )
     return g

@@ -48,6 +48,28 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x, np.float32(0)) if not np.isnan(x).any() else numerics.relu(x)
 
 
+def fp32_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    r = np.maximum(a, b)
+    if np.isnan(r).any() or ((a == 0) & (b == 0)).any():  # NaN bits or the sign of a zero
+        return numerics.fp32_max(a, b)
+    return r
+
+
+def fp32_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    r = np.minimum(a, b)
+    if np.isnan(r).any() or ((a == 0) & (b == 0)).any():
+        return numerics.fp32_min(a, b)
+    return r
+
+
+def fp32_abs(x: np.ndarray) -> np.ndarray:
+    return np.abs(x)  # canonical x: the NaN 0x7FC00000 has no sign to clear
+
+
+def fp32_neg(x: np.ndarray) -> np.ndarray:
+    return -x if not np.isnan(x).any() else numerics.fp32_neg(x)
+
+
 def _act_tables() -> tuple[np.ndarray, np.ndarray]:
     """act_tanh / act_sigmoid of every fixed-point input u (and its sign), as float32."""
     u = np.arange(ACT_U_MAX + 1, dtype=np.int64)

@@ -27,11 +27,17 @@ _VEC_FUNCS = {
     VOp.RELU: numerics.relu,
     VOp.TANH: numerics.act_tanh,
     VOp.SIGMOID: numerics.act_sigmoid,
+    VOp.MAX: numerics.fp32_max,
+    VOp.MIN: numerics.fp32_min,
+    VOp.ABS: numerics.fp32_abs,
+    VOp.NEG: numerics.fp32_neg,
 }
 
 _FAST_FUNCS = {
     "ADD": kernels.add, "SUB": kernels.sub, "MUL": kernels.mul, "RELU": kernels.relu,
     "TANH": kernels.act_tanh, "SIGMOID": kernels.act_sigmoid,
+    "MAX": kernels.fp32_max, "MIN": kernels.fp32_min, "ABS": kernels.fp32_abs,
+    "NEG": kernels.fp32_neg,
 }
 
 
@@ -100,10 +106,12 @@ class VM:
                     self.events.append(_Event(
                         "macc" if b.m_op == MOp.MACC else "mac", core, pc, reads,
                         (dst, pc + tm.mac - 1), wslot=slot_base[core] + b.m_w))
+                if b.v_op not in iter(VOp):
+                    raise ProgramError(f"core {core} pc {pc}: illegal vector opcode {b.v_op}")
                 if b.v_op != VOp.NOP:
                     op = VOp(b.v_op)
                     reads = [(self._check_addr(b.v_a, core, pc, "v_a"), pc)]
-                    if op in (VOp.ADD, VOp.SUB, VOp.MUL):
+                    if op in isa.BINARY_VOPS:
                         reads.append((self._check_addr(b.v_b, core, pc, "v_b"), pc))
                     write = None
                     if op != VOp.OUT:
@@ -219,6 +227,7 @@ class VM:
         self.final_vers = np.array([row[v] for v in self.final_writes.values()], dtype=np.int64)
         self.init_addrs = np.array(self.initial_addrs, dtype=np.int64)
         self.n_versions, self.n_bs = len(row), len(bs_row)
+        self.version_row = row  # version id (event index) -> its row of V (vm/trace.py)
 
     def _weights_for_plan(self, batches: list[list[int]]) -> None:
         """Lay the VM's float64 copy of the weights out in first-use order, so most batches are
@@ -251,8 +260,10 @@ class VM:
         self.rf[:k] = numerics.from_f32_bits(self.program.consts)
         self._canonical = kernels.is_canonical(self.rf)  # runs only ever write canonical values
 
-    def run_beats(self, beats: np.ndarray) -> np.ndarray:
-        """One inference from raw input beats ([n_in, B] bf16 bits) to output beats."""
+    def run_beats(self, beats: np.ndarray, *, trace=None) -> np.ndarray:
+        """One inference from raw input beats ([n_in, B] bf16 bits) to output beats.
+        trace: a path, a callable or a `vm.trace.Tracer`: one record per issued op (vm/trace.py);
+        read from the finished run, so the run itself is the same with or without it."""
         p, c = self.program, self.program.config
         beats = np.asarray(beats)
         if beats.shape != (p.n_in, self.B) or beats.dtype != np.uint16:
@@ -266,6 +277,10 @@ class VM:
         with np.errstate(all="ignore"):
             (self._run_fast if self._canonical else self._run_general)(V, BS)
         self.rf[self.final_addrs] = V[self.final_vers]
+        if trace is not None:
+            from .trace import record_run
+
+            record_run(self, V, trace)
         return numerics.f32_to_bf16_bits(V[self.out_srcs])
 
     def _run_fast(self, V: np.ndarray, BS: np.ndarray) -> None:
@@ -296,13 +311,16 @@ class VM:
                 f = _VEC_FUNCS[VOp[kind]]
                 V[out] = f(V[a]) if b is None else f(V[a], V[b])
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, *, trace=None) -> np.ndarray:
         """One inference: float32 in (rounded to bf16), float32 out holding bf16 values. A
-        streaming program keeps its state for the next call; `reset()` clears it."""
-        return self.program.output_from_beats(self.run_beats(self.program.input_beats(x)))
+        streaming program keeps its state for the next call; `reset()` clears it. trace: see
+        run_beats."""
+        return self.program.output_from_beats(self.run_beats(self.program.input_beats(x),
+                                                             trace=trace))
 
-    def run_timesteps(self, x: np.ndarray, axis: int = 0) -> np.ndarray:
-        """A whole sequence through a streaming program, one element per inference."""
+    def run_timesteps(self, x: np.ndarray, axis: int = 0, *, trace=None) -> np.ndarray:
+        """A whole sequence through a streaming program, one element per inference; a trace
+        path or callable collects every step (`inference` = the step)."""
         x = as_float_array(x, "run_timesteps input")
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
                 or not -x.ndim <= axis < x.ndim:
@@ -311,8 +329,14 @@ class VM:
         if x.shape[axis] == 0:
             raise VMInputError(f"run_timesteps: input shape {x.shape} has no elements on axis "
                                f"{axis}: the sequence is empty")
-        return np.stack([self.run(np.take(x, t, axis=axis)) for t in range(x.shape[axis])],
-                        axis=axis)
+        if trace is not None:
+            from .trace import Tracer
+
+            if not isinstance(trace, Tracer):
+                with Tracer(trace) as t:
+                    return self.run_timesteps(x, axis, trace=t)
+        return np.stack([self.run(np.take(x, t, axis=axis), trace=trace)
+                         for t in range(x.shape[axis])], axis=axis)
 
     def cycle_count_per_inference(self) -> int:
         return self.program.cycle_count_per_inference()
