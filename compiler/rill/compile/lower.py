@@ -149,7 +149,9 @@ class Lowering:
         check_finite(node, "bias", node.bias, bf16=False)
         ids = self.weight_matrix(node.weight, node)
         bias = self.bias_vals(node.bias, node.weight.shape[0])
-        split = self.split_factor(len(ids) * len(x), len(ids[0]))
+        # one row's count, not the tensor's: the streaming program (one row) and the sequence
+        # program must accumulate alike, to the same bits
+        split = self.split_factor(len(ids), len(ids[0]))
         return [self.matvec(ids, row, bias, split) for row in x]
 
     def lstm(self, node: Node, x: Tensor) -> Tensor:
