@@ -240,11 +240,11 @@ def test_verifier_rejects_inconsistent_gru_layers():
         rill.ir.verify(dataclasses.replace(g, nodes=nodes))
 
 
-def test_seed_sized_gru_streams_no_slower_than_the_lstm():
-    """GRU 128 -> 256 x 2 -> 16 streamed on ia_840f_c3b64 in no more cycles than the LSTM of the
-    same sizes (both with their recurrent parts one step ahead). The issue asked for fewer:
-    the GRU cell's chain is one ADD longer per layer (docs/architecture.md, "Recurrent
-    layers"), and its smaller matvecs make up for exactly that: 151 and 151."""
+def test_seed_sized_gru_streams_faster_than_the_lstm():
+    """The issue's target: GRU 128 -> 256 x 2 -> 16 streamed on ia_840f_c3b64 in fewer cycles
+    than the LSTM of the same sizes, both with their recurrent parts one step ahead (150 and
+    151: the GRU cell's chain is one ADD longer per layer, its matvecs smaller;
+    docs/architecture.md, "Recurrent layers")."""
     from rill.models import GruNet as SeedGru
     from rill.models import LstmNet as SeedLstm
 
@@ -252,7 +252,7 @@ def test_seed_sized_gru_streams_no_slower_than_the_lstm():
     x = torch.randn(20, 128)
     gru, expected = compile_model(SeedGru(), x, config, stream_axis=0)
     lstm, _ = compile_model(SeedLstm(), x, config, stream_axis=0)
-    assert gru.cycle_count_per_inference() <= lstm.cycle_count_per_inference()
+    assert gru.cycle_count_per_inference() < lstm.cycle_count_per_inference()
     y = gru.to_vm().run_timesteps(x.numpy())
     assert np.abs(y - expected.numpy()).max() < 3e-3
 

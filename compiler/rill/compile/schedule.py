@@ -99,11 +99,27 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
             else:
                 heapq.heappush(v_ready, item)
         scheduled: list[Op] = []
+
+        def retire(batch: list[Op], t: int) -> None:
+            """Issue-time bookkeeping of `batch` (issued at t): consumers' earliest cycles,
+            readiness."""
+            nonlocal done
+            for o in batch:
+                done += 1
+                # all of o's edges first: a consumer may hang on o by several (data and WAR)
+                for c, delta in consumers[o.id]:
+                    earliest[c.id] = max(earliest[c.id], t + delta)
+                for c, _ in consumers[o.id]:
+                    if o.id in deps_seen[c.id]:
+                        continue
+                    deps_seen[c.id].add(o.id)
+                    waiting[c.id] -= 1
+                    if waiting[c.id] == 0:
+                        heapq.heappush(pending, (earliest[c.id], c.id))
+
+        # vector slots first: a MACC reads its accumulator late, so one whose accumulator an
+        # ADD issues this cycle may issue in this cycle too
         for c in range(config.num_cores):
-            if m_ready[c]:
-                _, oid = heapq.heappop(m_ready[c])
-                issue[oid], core_of[oid] = t, c
-                scheduled.append(by_id[oid])
             rejected = []
             while v_ready:
                 item = heapq.heappop(v_ready)
@@ -121,18 +137,21 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
                 rejected.append(item)
             for item in rejected:
                 heapq.heappush(v_ready, item)
-        for o in scheduled:
-            done += 1
-            # all of o's edges first: a consumer may hang on o by several (data and WAR)
-            for c, delta in consumers[o.id]:
-                earliest[c.id] = max(earliest[c.id], t + delta)
-            for c, _ in consumers[o.id]:
-                if o.id in deps_seen[c.id]:
-                    continue
-                deps_seen[c.id].add(o.id)
-                waiting[c.id] -= 1
-                if waiting[c.id] == 0:
-                    heapq.heappush(pending, (earliest[c.id], c.id))
+        retire(scheduled, t)
+        while pending and pending[0][0] <= t:
+            _, oid = heapq.heappop(pending)
+            o = by_id[oid]
+            if o.is_matrix:
+                heapq.heappush(m_ready[o.core], (-prio[oid], oid))
+            else:
+                heapq.heappush(v_ready, (-prio[oid], oid))
+        scheduled = []
+        for c in range(config.num_cores):
+            if m_ready[c]:
+                _, oid = heapq.heappop(m_ready[c])
+                issue[oid], core_of[oid] = t, c
+                scheduled.append(by_id[oid])
+        retire(scheduled, t)
         if not any(m_ready) and not v_ready and pending and pending[0][0] > t + 1:
             t = pending[0][0]
         else:

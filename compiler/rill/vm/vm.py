@@ -176,8 +176,11 @@ class VM:
         n_ev = len(self.events)
         level = [0] * (n_ev + len(self.initial_addrs))
         bs_level = {}
-        order = sorted(range(n_ev), key=lambda i: self.events[i].cycle)
-        # versions only depend on earlier-cycle writes, so cycle order is a topological order
+        # a topological order: an event's sources were written no later than it reads them,
+        # and it writes strictly after it reads (a MACC reads its accumulator late, so it may
+        # issue in the cycle of the ADD it reads, or before: issue order is not one)
+        order = sorted(range(n_ev), key=lambda i: self.events[i].write[1]
+                       if self.events[i].write is not None else self.events[i].cycle + 1)
         for i in order:
             ev = self.events[i]
             if ev.kind in ("mac", "macc"):
