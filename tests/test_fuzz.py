@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from rill import fuzz
 from rill.fuzz import check, gen
@@ -133,3 +134,11 @@ def test_fresh_seed_vm_against_torch(tmp_path):
     assert s["cases"] == 250 and s["passed"] >= 200, fuzz.format_summary(s)
     assert not s["failed"], (f"seed {seed}: {dict(s['failed'])}; shrunk cases: {s['files']} "
                              f"(python -m rill fuzz --replay FILE)")
+
+
+@pytest.mark.slow
+def test_fresh_seed_thousands(tmp_path):
+    """The slow mode: 3,000 models VM against torch (`pytest -m slow tests/test_fuzz.py`)."""
+    seed = fresh_seed()
+    s = fuzz.fuzz(seed=seed, count=3000, out=tmp_path, log=print)
+    assert not s["failed"], (f"seed {seed}: {dict(s['failed'])}; shrunk cases: {s['files']}")
