@@ -175,32 +175,40 @@ class _Lowering:
             return
         self.emit(n, OpKind.LINEAR, [x], weight=params[0], bias=params[1])
 
-    def lstm(self, n: torch.fx.Node, mod: torch.nn.LSTM) -> None:
+    def rnn_seq_axis(self, n: torch.fx.Node, mod: torch.nn.RNNBase, kind: str,
+                     state: str) -> int | None:
+        """The sequence axis of a recurrent module's input (LSTM, GRU), or None after a typed
+        failure: options rill does not run, an initial `state` given, a batch other than 1."""
         problems = []
         if mod.bidirectional:
             problems.append("bidirectional")
-        if mod.proj_size:
+        if getattr(mod, "proj_size", 0):
             problems.append("proj_size")
         if len(n.args) != 1 or n.kwargs:
-            problems.append("initial (h0, c0) given")
+            problems.append(f"initial {state} given")
         if mod.dropout and mod.training and mod.num_layers > 1:
             problems.append(f"dropout={mod.dropout:g} in training mode (call model.eval() "
                             "first: in eval mode it is inactive)")
         if problems:
-            self.fail(n, "unsupported LSTM options: " + ", ".join(problems))
+            self.fail(n, f"unsupported {kind} options: " + ", ".join(problems))
+            return None
+        shape = self.shape(n.args[0])
+        if len(shape) == 2:
+            return 0
+        if len(shape) == 3:
+            seq_axis = 1 if mod.batch_first else 0
+            if shape[1 - seq_axis] != 1:
+                self.fail(n, f"batch size must be 1, input shape is {shape}")
+                return None
+            return seq_axis
+        self.fail(n, f"input must be (seq, features) or batch-1 3-D, got {shape}")
+        return None
+
+    def lstm(self, n: torch.fx.Node, mod: torch.nn.LSTM) -> None:
+        seq_axis = self.rnn_seq_axis(n, mod, "LSTM", "(h0, c0)")
+        if seq_axis is None:
             return
         (x,) = n.args
-        shape = self.shape(x)
-        if len(shape) == 2:
-            seq_axis = 0
-        elif len(shape) == 3:
-            seq_axis = 1 if mod.batch_first else 0
-            if shape[1 - seq_axis if mod.batch_first else 1] != 1:
-                self.fail(n, f"batch size must be 1, input shape is {shape}")
-                return
-        else:
-            self.fail(n, f"input must be (seq, features) or batch-1 3-D, got {shape}")
-            return
         layers = []
         for k in range(mod.num_layers):
             w_ih = getattr(mod, f"weight_ih_l{k}").detach().float().numpy()

@@ -18,31 +18,10 @@ def convert_gru(low: _Lowering, n: torch.fx.Node, mod: torch.nn.GRU) -> None:
     or not). Bidirectional, an initial h0 and train-mode dropout are typed errors."""
     from .convert import source_line
 
-    problems = []
-    if mod.bidirectional:
-        problems.append("bidirectional")
-    if getattr(mod, "proj_size", 0):
-        problems.append("proj_size")
-    if len(n.args) != 1 or n.kwargs:
-        problems.append("initial h0 given")
-    if mod.dropout and mod.training and mod.num_layers > 1:
-        problems.append(f"dropout={mod.dropout:g} in training mode (call model.eval() "
-                        "first: in eval mode it is inactive)")
-    if problems:
-        low.fail(n, "unsupported GRU options: " + ", ".join(problems))
+    seq_axis = low.rnn_seq_axis(n, mod, "GRU", "h0")
+    if seq_axis is None:
         return
     (x,) = n.args
-    shape = low.shape(x)
-    if len(shape) == 2:
-        seq_axis = 0
-    elif len(shape) == 3:
-        seq_axis = 1 if mod.batch_first else 0
-        if shape[1 - seq_axis] != 1:
-            low.fail(n, f"batch size must be 1, input shape is {shape}")
-            return
-    else:
-        low.fail(n, f"input must be (seq, features) or batch-1 3-D, got {shape}")
-        return
 
     def param(name: str, k: int):
         return getattr(mod, f"{name}_l{k}").detach().float().numpy()
