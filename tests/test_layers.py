@@ -48,6 +48,7 @@ LAYER_OF_PACKAGE = {
 UPWARD_LAZY_EDGES = {
     ("rill.ir.nnir", "rill.compile.compiler"),  # NNIR.to_program()
     ("rill.ir.nnir", "rill.compile.program"),  # its return annotation (TYPE_CHECKING)
+    ("rill.ir.nnir", "rill.frontend.onnx"),  # NNIR.from_onnx()
     ("rill.compile.program", "rill.vm"),  # Program.to_vm()
 }
 # layers that may import torch at module level; the others must stay importable without it

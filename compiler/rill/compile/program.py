@@ -136,20 +136,73 @@ class Program:
         check_clock_mhz(clock_mhz, "clock_mhz")
         return self.cycle_count_per_inference() / clock_mhz
 
+    def num_models(self) -> int:
+        """Models in this program (one NNIR per program for now)."""
+        return 1
+
     def metrics(self) -> dict:
+        """Memory used vs available and op counts, for the whole array and per core.
+
+        `per_core[i]`: weight blocks, instruction bundles (issuing / the program's length),
+        MAC and vector ops (OUT included, as in `vector_ops`), and the register-file words
+        the program touches (read or written) in the core's matrix and vector banks.
+        `registers`: the same per bank for every bank (constants, input, then per core)."""
         c = self.config
         decoded = [isa.decode(b, c) for b in self.bundles]
+        touched: list[set[int]] = [set() for _ in range(c.num_banks)]
+
+        def touch(addr: int) -> None:
+            bank, idx = isa.split_addr(addr, c)
+            if bank < c.num_banks:
+                touched[bank].add(idx)
+
+        for core, bundles in enumerate(decoded):
+            for b in bundles:
+                if b.m_op != isa.MOp.NOP:
+                    touch(b.m_x)
+                    if b.m_op == isa.MOp.MACC:
+                        touch(b.m_acc)
+                    touched[isa.matrix_bank(core)].add(b.m_dst)
+                if b.v_op != isa.VOp.NOP:
+                    touch(b.v_a)
+                    if b.v_op in isa.BINARY_VOPS:
+                        touch(b.v_b)
+                    if b.v_op != isa.VOp.OUT:
+                        touched[isa.vector_bank(core)].add(b.v_dst)
+
+        def regs(bank: int) -> dict:
+            return {"used": len(touched[bank]), "available": c.rf_depth}
+
+        per_core = []
+        for core, bundles in enumerate(decoded):
+            per_core.append({
+                "core": core,
+                "weight_blocks": {"used": int(self.weights[core].shape[0]),
+                                  "available": c.weight_depth},
+                "instructions": {"used": self.length, "available": c.instr_depth,
+                                 "issuing": sum(b.m_op != 0 or b.v_op != 0 for b in bundles)},
+                "mac_ops": sum(b.m_op != 0 for b in bundles),
+                "vector_ops": sum(b.v_op != 0 for b in bundles),
+                "out_ops": sum(b.v_op == isa.VOp.OUT for b in bundles),
+                "registers": {"matrix_bank": regs(isa.matrix_bank(core)),
+                              "vector_bank": regs(isa.vector_bank(core))},
+            })
+        bank_names = ["constants", "input"] + [f"core{k}_{kind}" for k in range(c.num_cores)
+                                               for kind in ("matrix", "vector")]
         return {
             "cycles_per_inference": self.cycle_count_per_inference(),
+            "interval_cycles_per_inference": self.interval_cycles_per_inference(),
             "program_length": self.length,
             "instr_memory": {"used": self.length, "available": c.instr_depth},
             "weight_blocks_per_core": [int(w.shape[0]) for w in self.weights],
             "weight_memory_blocks_available": c.weight_depth,
             "constants": {"used": int(self.consts.shape[0]), "available": c.rf_depth},
-            "mac_ops": sum(b.m_op != 0 for d in decoded for b in d),
-            "vector_ops": sum(b.v_op != 0 for d in decoded for b in d),
+            "mac_ops": sum(d["mac_ops"] for d in per_core),
+            "vector_ops": sum(d["vector_ops"] for d in per_core),
             "input_beats": self.n_in,
             "output_beats": self.n_out,
+            "registers": {name: regs(bank) for bank, name in enumerate(bank_names)},
+            "per_core": per_core,
         }
 
     def to_vm(self, bit_accurate: bool = True):

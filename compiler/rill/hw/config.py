@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError, SaveError
@@ -53,13 +54,53 @@ class Config:
         check_clock_mhz(self.clock_mhz, "Config.clock_mhz")
 
     # presets ---------------------------------------------------------------------------------
+    # The commercial SDK's boards, by name and size (cores x block size, clock, weight depth).
+    # Each is a classmethod, so `Config.bittware_ia840f_c3b64()` reads as it does there;
+    # `Config.presets()` lists them all and `Config.preset(name)` looks one up by name.
     @classmethod
-    def ia_840f_c3b64(cls) -> Config:
+    def bittware_ia840f_c3b64(cls) -> Config:
+        """BittWare IA-840F: 3 cores x 64, 320 MHz, 512 weight blocks per core."""
         return cls(num_cores=3, block_size=64)
 
     @classmethod
-    def ia_420f_c6b32(cls) -> Config:
+    def bittware_ia420f_c6b32(cls) -> Config:
+        """BittWare IA-420F: 6 cores x 32, 320 MHz, 512 weight blocks per core."""
         return cls(num_cores=6, block_size=32)
+
+    @classmethod
+    def bittware_ia840f_c2b64d(cls) -> Config:
+        """BittWare IA-840F, deep: 2 cores x 64, 320 MHz, 1024 weight blocks per core."""
+        return cls(num_cores=2, block_size=64, weight_depth=1024)
+
+    @classmethod
+    def napatech_nt400d11_c6b32(cls) -> Config:
+        """Napatech NT400D11: 6 cores x 32, 320 MHz, 512 weight blocks per core."""
+        return cls(num_cores=6, block_size=32)
+
+    @classmethod
+    def amd_v80_c6b32(cls) -> Config:
+        """AMD V80: 6 cores x 32, 300 MHz, 4096 weight blocks per core."""
+        return cls(num_cores=6, block_size=32, clock_mhz=300.0, weight_depth=4096)
+
+    @classmethod
+    def amd_v80ll_c6b32(cls) -> Config:
+        """AMD V80 low latency: 6 cores x 32, 330 MHz, 4096 weight blocks per core."""
+        return cls(num_cores=6, block_size=32, clock_mhz=330.0, weight_depth=4096)
+
+    @classmethod
+    def silicom_artena_c8b32(cls) -> Config:
+        """Silicom Artena: 8 cores x 32, 250 MHz, 512 weight blocks per core."""
+        return cls(num_cores=8, block_size=32, clock_mhz=250.0)
+
+    @classmethod
+    def ia_840f_c3b64(cls) -> Config:
+        """The short name of `bittware_ia840f_c3b64` (kept: the demo, tests and docs use it)."""
+        return cls.bittware_ia840f_c3b64()
+
+    @classmethod
+    def ia_420f_c6b32(cls) -> Config:
+        """The short name of `bittware_ia420f_c6b32`."""
+        return cls.bittware_ia420f_c6b32()
 
     @classmethod
     def c1b8(cls) -> Config:
@@ -68,11 +109,32 @@ class Config:
 
     @classmethod
     def c2b16(cls) -> Config:
+        """Small config for RTL simulation: 2 cores x 16."""
         return cls(num_cores=2, block_size=16, weight_depth=256, rf_depth=64, instr_depth=1024)
 
     @classmethod
     def c3b16(cls) -> Config:
+        """Small config for RTL simulation: 3 cores x 16."""
         return cls(num_cores=3, block_size=16, weight_depth=256, rf_depth=128, instr_depth=2048)
+
+    @staticmethod
+    def presets() -> dict[str, Callable[[], Config]]:
+        """Every preset: name -> factory (a fresh dict; the order of PRESET_NAMES)."""
+        return {name: getattr(Config, name) for name in PRESET_NAMES}
+
+    @staticmethod
+    def preset(name: str) -> Config:
+        """The preset called `name`; a ConfigError naming it and listing the known ones."""
+        if not isinstance(name, str) or name not in PRESET_NAMES:
+            raise ConfigError(f"unknown Config preset {name!r}; presets: "
+                              f"{', '.join(PRESET_NAMES)}")
+        return getattr(Config, name)()
+
+    @staticmethod
+    def preset_alias_of(name: str) -> str | None:
+        """The board preset a short name stands for (`ia_840f_c3b64` ->
+        `bittware_ia840f_c3b64`), or None."""
+        return PRESET_ALIASES.get(name)
 
     # derived sizes ---------------------------------------------------------------------------
     @property
@@ -102,6 +164,11 @@ class Config:
         return math.ceil(int(math.log2(self.block_size)) / 2)
 
     @property
+    def macs_per_cycle(self) -> int:
+        """Multiply-accumulates the whole array issues per cycle: one block per core."""
+        return self.num_cores * self.block_size**2
+
+    @property
     def weights_per_core(self) -> int:
         return self.weight_depth * self.block_size**2
 
@@ -127,7 +194,8 @@ class Config:
         fields = dataclasses.fields(cls)
         unknown = set(d) - {f.name for f in fields}
         if unknown:
-            raise ConfigError(f"unknown Config fields {sorted(unknown)}")
+            raise ConfigError(f"unknown Config fields {sorted(map(str, unknown))}; the fields "
+                              f"are {', '.join(f.name for f in fields)}")
         missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in d]
         if missing:
             raise ConfigError(f"missing Config fields {missing}")
@@ -147,3 +215,15 @@ class Config:
             raise ConfigError(f"{path}: {e}") from e
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"cannot read a Config from {path}: {e}") from e
+
+
+# board presets first (the commercial names), then the short aliases, then rill's small configs
+PRESET_NAMES: tuple[str, ...] = (
+    "bittware_ia840f_c3b64", "bittware_ia420f_c6b32", "bittware_ia840f_c2b64d",
+    "napatech_nt400d11_c6b32", "amd_v80_c6b32", "amd_v80ll_c6b32", "silicom_artena_c8b32",
+    "ia_840f_c3b64", "ia_420f_c6b32", "c1b8", "c2b16", "c3b16",
+)
+PRESET_ALIASES: dict[str, str] = {
+    "ia_840f_c3b64": "bittware_ia840f_c3b64",
+    "ia_420f_c6b32": "bittware_ia420f_c6b32",
+}

@@ -32,6 +32,14 @@ class NNIR:
         g, out_axis = streaming_transform(self.graph, axis)
         return NNIR(g), out_axis
 
+    @staticmethod
+    def from_onnx(path, override_input_shapes: dict | None = None) -> NNIR:
+        """An ONNX model as NNIR (`rill.frontend.onnx`); `override_input_shapes` maps an input
+        name to its shape where the file leaves axes dynamic, e.g. {"x": (20, 128)}."""
+        from ..frontend.onnx import from_onnx  # lazy upward edge: ir -> frontend (torch, onnx)
+
+        return from_onnx(path, override_input_shapes)
+
     def to_program(self, config: Config, name: str | None = None) -> Program:
         from ..compile.compiler import compile_graph  # lazy upward edge: ir -> compile
 
