@@ -32,6 +32,7 @@ from rilltb import (
     StreamBus,
     StreamSink,
     StreamSource,
+    WriteLogMonitor,
     cycle,
     cyclic_pauses,
     pack_lanes,
@@ -39,7 +40,7 @@ from rilltb import (
     start_clock,
 )
 
-from rill.cosim import coverage
+from rill.cosim import coverage, progress
 from rill.cosim.image import RunImage, RunOptions, RunResult, config_from_rtl_parameters
 from rill.hw import isa  # rill imports torch only when rill.fx is used
 from rill.hw.config import Config
@@ -64,11 +65,16 @@ class AccelTB:
         self.sink = StreamSink(StreamBus.out_of(dut, "out"), dut.clk_i, self._on_beat)
         self.drained = Event()
         self.scoreboard = None if image is None else Scoreboard(
-            image.expected_beats, LANE_BITS, self.log, on_frame=lambda _k: self.drained.set())
+            image.expected_beats, LANE_BITS, self.log, on_frame=self._on_frame)
         self.first_in: dict[int, int] = {}  # inference -> cycle its first input beat was taken
         self.last_in: dict[int, int] = {}
         self.errors: list[str] = []
         self.clears: collections.Counter[str] = collections.Counter()  # by state (coverage)
+        # every register-bank write, when the image asks (debug builds: rill.cosim.divergence)
+        self.write_log = WriteLogMonitor(dut, dut.clk_i, config.num_banks, config.block_size,
+                                         length) if image and self.options.write_log else None
+        self._progress = os.environ.get("RILL_SIM_PROGRESS") == "1"  # rill.cosim.progress
+        self._t0 = 0
 
     @classmethod
     def from_env(cls, dut) -> AccelTB:
@@ -81,6 +87,12 @@ class AccelTB:
 
     def _on_beat(self, beat) -> None:
         self.scoreboard.compare(beat)
+
+    def _on_frame(self, k: int) -> None:
+        self.drained.set()
+        if self._progress:
+            progress.write_sim_progress(self.run_dir, k + 1, self.image.n_inferences,
+                                        cycle() - self._t0)
 
     # -- basic ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -165,7 +177,9 @@ class AccelTB:
         throttled = backpressure if opts.backpressure > 0 else None
         self.sink.set_pause_generator(throttled)
         self.sink.start()
-        t_start = cycle()
+        if self.write_log is not None:
+            self.write_log.start()
+        t_start = self._t0 = cycle()
         try:
             for k in range(img.n_inferences):
                 clean = opts.is_clean(k)
@@ -187,6 +201,12 @@ class AccelTB:
         except TimeoutError as e:
             self.errors.append(str(e))
         self.sink.stop()
+        if self.write_log is not None:
+            self.write_log.stop()
+            from rill.cosim.divergence import WriteLog
+
+            WriteLog.from_rows(self.write_log.rows, self.config.block_size,
+                               self.write_log.starts).save(self.run_dir)
         st = self.status()
         if st & ((1 << Status.ILLEGAL) | (1 << Status.STREAM_ERR)):
             self.errors.append(f"status_o=0x{st:02x}: illegal/stream-error bit set")

@@ -45,7 +45,13 @@ module rill_fp32_round #(
     logic [7:0]  e1;  // the packed exponent bits of exp_i + 1
     // sig + 1 in parallel with the rounding decision, which then only selects: guard and
     // sticky (often the deepest inputs) do not go through the carry chain
+`ifdef RILL_BREAK_ROUNDING
+    // deliberately broken, for rill.cosim's first-divergence test (cosim/test_divergence.py):
+    // a tie (guard set, sticky clear) always rounds the magnitude up, not to even
+    inc    = guard_i;
+`else
     inc    = guard_i & (sticky_i | sig_i[0]);
+`endif
     sig_p1 = {1'b0, sig_i} + 25'd1;
     e1     = exp_i[7:0] + 8'd1;
     r1_d.sign        = sign_i;

@@ -58,6 +58,9 @@ class RunOptions:
     # every inference's beats offered as soon as the accelerator takes them (no gaps, no
     # backpressure, no waiting for outputs): the interval between inferences, measured
     back_to_back: bool = False
+    # the bench logs every register-bank write (rilltb.WriteLogMonitor; needs the debug build,
+    # rill.cosim.divergence) into the run directory
+    write_log: bool = False
 
     def __post_init__(self) -> None:
         if self.load not in LOADS:

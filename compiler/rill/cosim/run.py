@@ -27,6 +27,7 @@ same findings are returned in `CosimResult.mismatches` / `.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -34,7 +35,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,9 @@ from ..hw import manifest
 from ..hw.config import Config
 from ..hw.sources import package_dir
 from ..procs import Interrupted, own_runner
-from . import coverage
+from . import coverage, progress
 from . import verilator as vl
+from .divergence import Divergence, WriteLog
 from .image import RESULT_FILE, Mismatch, RunImage, RunOptions, RunResult, beat_mismatch
 
 TOPLEVEL = "rill_top"
@@ -57,7 +59,10 @@ EXPECT_ERRORS = "+rill_expect_errors"
 
 
 class CosimMismatchError(AssertionError):
-    """The RTL disagreed with the VM (bits or cycles) or broke the stream protocol."""
+    """The RTL disagreed with the VM (bits or cycles) or broke the stream protocol. Raised by
+    `run`, `result` holds its CosimResult (else None)."""
+
+    result: CosimResult | None = None
 
 
 @dataclasses.dataclass
@@ -79,6 +84,12 @@ class CosimResult:
     # (none across a clear), measured, and what the program predicts
     intervals: list[int] = dataclasses.field(default_factory=list)
     expected_interval: int = 0
+    # on an output mismatch: the first register write where RTL and VM differ, with the path
+    # of FST waves around it (rill.cosim.divergence.Divergence; None if none was found or
+    # run(diagnose=False)); divergence_error: why the diagnosis failed, if it did
+    divergence: Divergence | None = None
+    divergence_error: str | None = None
+    write_log: WriteLog | None = None  # every register-bank write, with run(write_log=True)
 
     @property
     def ok(self) -> bool:
@@ -94,9 +105,21 @@ def rtl_sources() -> list[Path]:
     return manifest.files(TOPLEVEL)
 
 
-def build_accel(config: Config, waves: bool = False) -> vl.Build:
-    """Verilate rill_top for `config` (cached per config, sources and options)."""
-    return vl.build(TOPLEVEL, rtl_sources(), config.rtl_parameters(), waves=waves)
+def build_accel(config: Config, waves: bool = False, *,
+                defines: Mapping[str, object] | None = None, debug: bool = False) -> vl.Build:
+    """Verilate rill_top for `config` (cached per config, sources, defines and options).
+    debug=True: the build the write log and the wave window need (`rill.cosim.divergence`):
+    the register banks' write ports VPI-readable, FST tracing compiled in (whatever `waves`
+    says: `simulate(waves=...)` decides whether a run traces) and the wave-window module
+    bound into rill_top; a build key of its own, one per config and defines."""
+    if not debug:
+        return vl.build(TOPLEVEL, rtl_sources(), config.rtl_parameters(), waves=waves,
+                        defines=defines)
+    from . import divergence
+
+    window = divergence.wave_window_source(vl.BUILD_ROOT)
+    return vl.build(TOPLEVEL, [*rtl_sources(), window], config.rtl_parameters(), waves=True,
+                    defines=defines, public_rd=divergence.WRITE_PORTS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,12 +185,15 @@ def _run_dir(b: vl.Build, name: str) -> Path:
 
 def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
              plusargs: Sequence[str] = (), seed: int | None = None,
-             test_filter: str | None = None, image: RunImage | None = None) -> RunResult | None:
+             test_filter: str | None = None, image: RunImage | None = None,
+             waves: bool | None = None) -> RunResult | None:
     """Run cocotb test(s) of tb_accel.py on build b (a testcase name, or test_filter, a regex
     over test names, e.g. for parametrized tests) in run_dir, which holds the run image (or
     none: the status-error benches); returns the RunResult the bench saved, if any. Raises
     CosimMismatchError with the simulator's error lines when the simulation stops early (a
-    firing RTL assertion)."""
+    firing RTL assertion). waves: trace the whole run (default: when b was built with waves;
+    False for a debug build's dump window, `rill.cosim.divergence`). Shows progress on stderr
+    (inferences done, cycles/s, ETA; rill.cosim.progress)."""
     from cocotb_tools.runner import get_runner
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -182,24 +208,29 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
     if compiler_dir not in sys.path:  # rill itself must be importable inside the simulator
         sys.path.insert(0, compiler_dir)
     env = {"RILL_RUN_DIR": str(run_dir), "RILL_PARAMS": json.dumps(b.parameters)}
+    show = progress.enabled() and image is not None
+    if show:
+        env["RILL_SIM_PROGRESS"] = "1"
     runner = own_runner(get_runner("verilator"))
     (run_dir / RESULT_FILE).unlink(missing_ok=True)
     try:
-        runner.test(
-            test_module=TB_MODULE,
-            hdl_toplevel=b.toplevel,
-            hdl_toplevel_lang="verilog",
-            build_dir=b.build_dir,
-            test_dir=run_dir,
-            testcase=None if test_filter else testcase,
-            test_filter=test_filter,
-            extra_env=env,
-            waves=b.waves,
-            seed=seed,
-            plusargs=args,
-            log_file=run_dir / "sim.log",
-            results_xml=str(run_dir / "results.xml"),
-        )
+        with (progress.sim_status(run_dir, image.n_inferences, f"cosim {image.program.name}")
+              if show else contextlib.nullcontext()):
+            runner.test(
+                test_module=TB_MODULE,
+                hdl_toplevel=b.toplevel,
+                hdl_toplevel_lang="verilog",
+                build_dir=b.build_dir,
+                test_dir=run_dir,
+                testcase=None if test_filter else testcase,
+                test_filter=test_filter,
+                extra_env=env,
+                waves=b.waves if waves is None else waves,
+                seed=seed,
+                plusargs=args,
+                log_file=run_dir / "sim.log",
+                results_xml=str(run_dir / "results.xml"),
+            )
     except Interrupted:
         raise
     except SystemExit:  # the runner exits on a failed cocotb test when run under pytest
@@ -245,6 +276,9 @@ def run(
     beats: bool = False,
     name: str | None = None,
     back_to_back: bool = False,
+    defines: Mapping[str, object] | None = None,
+    write_log: bool = False,
+    diagnose: bool = True,
 ) -> CosimResult:
     """Run `inputs` (one model input per inference, as for vm.run) through the RTL.
 
@@ -258,19 +292,27 @@ def run(
     back_to_back: offer every inference as soon as the accelerator takes it (no gaps, no
     backpressure): each latency and each interval between inferences must equal the
     program's (`interval_cycles_per_inference()`).
+    defines: Verilog defines of the RTL build (its own cached build; e.g. the deliberately
+    broken RILL_BREAK_ROUNDING of the divergence test).
+    write_log: the bench logs every register-bank write (`result.write_log`; on the debug
+    build, rill.cosim.divergence: a Python wake-up per cycle, so off by default).
+    diagnose: on an output mismatch, find the first register write where RTL and VM differ
+    and write FST waves around it (`result.divergence`, and in the error message): re-runs
+    the inferences from the last clear up to the first mismatching one on the debug build
+    with the write log on, then once more with waves of a window (rill.cosim.divergence).
     Raises CosimMismatchError on any difference when check is True (see module docstring).
     """
     if back_to_back:
         gaps, backpressure = 0.0, 0.0
     image = make_image(program, inputs, resets=resets, beats=beats, load=load, gaps=gaps,
                        backpressure=backpressure, clean_every=clean_every, seed=seed,
-                       back_to_back=back_to_back)
+                       back_to_back=back_to_back, write_log=write_log)
     t0 = time.monotonic()
-    b = build_accel(program.config, waves=waves)
+    b = build_accel(program.config, waves=waves, defines=defines, debug=write_log)
     build_s = time.monotonic() - t0
     run_dir = image.save(_run_dir(b, name or program.name))
     t1 = time.monotonic()
-    res = simulate(b, run_dir, seed=seed, image=image)
+    res = simulate(b, run_dir, seed=seed, image=image, waves=waves)
     sim_s = time.monotonic() - t1
     if res is None:
         log = run_dir / "sim.log"
@@ -297,6 +339,8 @@ def run(
         build_seconds=build_s,
         run_dir=run_dir,
     )
+    if write_log and WriteLog.exists(run_dir):
+        result.write_log = WriteLog.load(run_dir)
     if back_to_back:
         result.expected_interval = program.interval_cycles_per_inference()
         for k in range(1, len(res.starts)):
@@ -307,6 +351,17 @@ def run(
                 result.errors.append(
                     f"inference {k} started {result.intervals[-1]} cycles after inference "
                     f"{k - 1}, program says {result.expected_interval} (back to back)")
+    if result.mismatches and diagnose:
+        from . import divergence
+
+        first = min(m.inference for m in result.mismatches)
+        try:
+            result.divergence = divergence.diagnose(image, first, defines=defines,
+                                                    run_dir=run_dir, log=result.write_log)
+        except Interrupted:
+            raise
+        except Exception as e:  # the mismatch stands; say why there is no diagnosis
+            result.divergence_error = f"{type(e).__name__}: {e}"
     if check and not result.ok:
         msg = [f"RTL vs VM: {program.name} on {program.config} ({run_dir})"]
         if result.mismatches:
@@ -317,7 +372,15 @@ def run(
             msg.append(f"{len(result.mismatches)} element mismatches:")
             msg.append(format_mismatches(result.mismatches))
         msg += [f"  {e}" for e in result.errors[:10]]
-        raise CosimMismatchError("\n".join(msg))
+        if result.divergence is not None:
+            msg.append(str(result.divergence))
+        elif result.mismatches and diagnose:
+            msg.append("no register write differs (the difference is on the way out)"
+                       if result.divergence_error is None else
+                       f"first-divergence diagnosis failed: {result.divergence_error}")
+        err = CosimMismatchError("\n".join(msg))
+        err.result = result  # the findings, structured (e.g. err.result.divergence)
+        raise err
     # a passing run leaves nothing behind (rill cosim runs with check=False); a failing one
     # keeps its directory (image, result, log) for `python -m rill.cosim DIR`
     if not waves and result.ok and os.environ.get("RILL_KEEP_RUNS", "0") != "1":
