@@ -40,9 +40,15 @@ def pack(lanes: np.ndarray, width: int) -> list[int]:
         return [int(v) for v in acc]
     nbytes = width // 8
     assert width % 8 == 0
-    dt = {2: "<u2", 4: "<u4"}[nbytes]
+    dt = {1: "u1", 2: "<u2", 4: "<u4"}[nbytes]
     raw = np.ascontiguousarray(lanes.astype(dt)).view(np.uint8).reshape(n, k * nbytes)
     return [int.from_bytes(row.tobytes(), "little") for row in raw]
+
+
+def pack_bits(flags: np.ndarray) -> list[int]:
+    """[n, k] 0/1 flags -> n Python ints, lane 0 = bit 0."""
+    weights = 1 << np.arange(flags.shape[1], dtype=object)
+    return [int(v) for v in np.asarray(flags, dtype=object) @ weights]
 
 
 def unpack(vals: list[int], k: int, width: int) -> np.ndarray:
@@ -159,15 +165,110 @@ def act_inputs(r: np.random.Generator, n: int) -> np.ndarray:
 
 @cocotb.test()
 async def act_random(dut):
-    n = n_vectors(150_000)
+    """TANH, SIGMOID and PHI, a third each: 450k vectors (>= 150k PHI)."""
+    n = n_vectors(450_000)
     r = rng(default=3)
     x = act_inputs(r, n)
-    sel = r.integers(0, 2, n).astype(np.uint32)
+    sel = r.integers(0, 3, n).astype(np.uint32)  # 0 TANH, 1 SIGMOID, 2 PHI
     await start(dut)
-    got = await stream(dut, {"x_i": x.tolist(), "sigmoid_i": sel.tolist()}, ["y_o"],
+    got = await stream(dut, {"x_i": x.tolist(), "sigmoid_i": (sel == 1).astype(int).tolist(),
+                             "phi_i": (sel == 2).astype(int).tolist()}, ["y_o"],
                        latency=isa.ACT_STAGES)
-    want = np.where(sel == 1, nx.f32_bits(nx.act_sigmoid(f32(x))), nx.f32_bits(nx.act_tanh(f32(x))))
+    xf = f32(x)
+    want = np.select([sel == 0, sel == 1, sel == 2],
+                     [nx.f32_bits(nx.act_tanh(xf)), nx.f32_bits(nx.act_sigmoid(xf)),
+                      nx.f32_bits(nx.act_phi(xf))])
     compare(dut, "act", np.array(got["y_o"]), want, x, sel)
+
+
+# ------------------------------------------------------------------------------------ fn
+FN_REF = {nx.FN_RECIP: nx.fn_recip, nx.FN_RSQRT: nx.fn_rsqrt, nx.FN_EXP2: nx.fn_exp2,
+          nx.FN_LOG2: nx.fn_log2}
+FN_SEL = {isa.VOp.RECIP: nx.FN_RECIP, isa.VOp.RSQRT: nx.FN_RSQRT, isa.VOp.EXP2: nx.FN_EXP2,
+          isa.VOp.LOG2: nx.FN_LOG2}
+FN_DEPTH = {nx.FN_RECIP: isa.FN_STAGES, nx.FN_RSQRT: isa.FN_STAGES, nx.FN_EXP2: isa.FN_STAGES,
+            nx.FN_LOG2: isa.FN_LOG_STAGES}
+FN_SPECIALS = np.array(
+    [0x00000000, 0x80000000, 0x00000001, 0x807FFFFF, 0x00400000, 0x80000001,  # zeros, subnormals
+     0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000, 0x7F800001, 0xFFFFFFFF,  # inf, NaN
+     0x3F800000, 0xBF800000, 0x3F800001, 0x3F7FFFFF, 0x3FFFFFFF, 0x40000000,  # around 1, 2
+     0x7F7FFFFF, 0xFF7FFFFF, 0x7F000000, 0x7E800000, 0x7F400000, 0x7E800001,  # huge (RECIP FTZ)
+     0x00800000, 0x80800000, 0x00800001, 0x01000000, 0x00FFFFFF,  # min normals (RECIP inf edge)
+     0x42FE0000, 0x43000000, 0xC2FC0000, 0xC2FE0000, 0xC3000000, 0x43800000, 0xC3800000,
+     0x437FFFFF, 0xC37FFFFF, 0x42FDFFFF, 0xC2FC0001, 0x42FFFFFF, 0xC2FE0001],  # EXP2 edges
+    dtype=np.uint32)
+
+
+def fn_inputs(r: np.random.Generator, sel: np.ndarray) -> np.ndarray:
+    """Function-unit inputs: every fp32 class, plus per function the edges of its range."""
+    n = len(sel)
+    x = fp32(r, n)
+    cls = r.integers(0, 10, n)
+    sign = r.integers(0, 2, n, dtype=np.uint32) << 31
+    frac = r.integers(0, 1 << 23, n, dtype=np.uint32)
+    x = np.where(cls == 1, FN_SPECIALS[r.integers(0, len(FN_SPECIALS), n)], x)
+    # powers of two and their neighbours, any exponent
+    e = r.integers(0, 256, n, dtype=np.uint32)
+    pw = (sign | (e << 23)).astype(np.int64) + r.integers(-2, 3, n)
+    x = np.where(cls == 2, pw.clip(0, 0xFFFFFFFF).astype(np.uint32), x)
+    # segment and interpolation boundaries: sparse fractions
+    k = r.integers(0, 16, n, dtype=np.uint32)
+    sparse = frac & ~((np.uint32(1) << (np.uint32(23) - k)) - np.uint32(1)) & 0x7FFFFF
+    x = np.where(cls == 3, sign | (e << 23) | sparse, x)
+    # EXP2: [-140, 140], integers, half-integers and values with bits below 2^-23
+    u = r.uniform(-140, 140, n)
+    ints = np.round(u) + r.choice([0.0, 0.5, 2.0**-20, -(2.0**-20)], n)
+    x2 = np.where(r.random(n) < 0.5, u, ints).astype(np.float32)
+    small = (r.uniform(-1, 1, n) * 2.0 ** -r.integers(0, 40, n)).astype(np.float32)
+    x2 = np.where(r.random(n) < 0.2, small, x2)
+    x = np.where((cls >= 4) & (sel == nx.FN_EXP2), nx.f32_bits(x2), x)
+    # LOG2: near 1 (both sides), any positive value
+    near1 = (0x3F800000 + r.integers(-(1 << 16), 1 << 16, n) // (1 << r.integers(0, 16, n)))
+    near1 = near1.astype(np.uint32)
+    x = np.where((cls >= 4) & (cls < 7) & (sel == nx.FN_LOG2), near1, x)
+    # RECIP / RSQRT: exponents near the FTZ and overflow edges
+    edge = np.array([1, 2, 3, 125, 126, 127, 128, 129, 251, 252, 253, 254], dtype=np.uint32)
+    ex = edge[r.integers(0, len(edge), n)]
+    x = np.where((cls >= 4) & (cls < 6) & (sel <= nx.FN_RSQRT), sign | (ex << 23) | frac, x)
+    return x.astype(np.uint32)
+
+
+def fn_schedule(r: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(valid, sel), one op per cycle, never two results leaving in one cycle."""
+    sel = r.integers(0, 4, n).astype(np.uint32)
+    valid = (r.random(n) < 0.95).astype(np.uint32)
+    busy = np.zeros(n + isa.FN_LOG_STAGES + 1, dtype=bool)
+    for c in range(n):
+        if valid[c]:
+            slot = c + FN_DEPTH[int(sel[c])]
+            if busy[slot]:
+                valid[c] = 0
+            else:
+                busy[slot] = True
+    return valid, sel
+
+
+@cocotb.test()
+async def fn_random(dut):
+    n = n_vectors(int(PARAMS.get("N", 900_000)))
+    r = rng(default=7)
+    valid, sel = fn_schedule(r, n)
+    x = fn_inputs(r, sel)
+    tail = isa.FN_LOG_STAGES + 1
+    await start(dut)
+    got = await stream(dut, {"valid_i": valid.tolist(), "sel_i": sel.tolist(),
+                             "x_i": x.tolist()}, ["y_o"], latency=tail, raw=True)
+    y = np.array(got["y_o"], dtype=np.uint32)
+    m = n + tail
+    want = np.zeros(m, dtype=np.uint32)
+    for s, f in FN_REF.items():
+        c = np.nonzero((sel == s) & (valid == 1))[0]
+        want[c + FN_DEPTH[s]] = nx.f32_bits(f(f32(x[c])))
+    # a d-register output shows input c at read c + d - 1; nothing leaves: +0
+    compare(dut, "fn y_o", y[: m - 1], want[1:m])
+    for s, name in ((nx.FN_RECIP, "RECIP"), (nx.FN_RSQRT, "RSQRT"), (nx.FN_EXP2, "EXP2"),
+                    (nx.FN_LOG2, "LOG2")):
+        dut._log.info("%s: %d vectors", name, int(((sel == s) & (valid == 1)).sum()))
 
 
 # ------------------------------------------------------------------------------------ dot_row
@@ -190,7 +291,12 @@ async def dot_row_random(dut):
     # registers from x_i/w_i to y_o: isa.dot_stages (rill_dot_row's header lists them)
     depth = isa.dot_stages(Config(1, b).tree_stages)
     await start(dut)
-    got = await stream(dut, {"x_i": pack(x, 16), "w_i": pack(w, 16)}, ["y_o"], latency=depth)
+    xi = np.asarray(x, np.int64)
+    xe = (xi >> 7) & 0xFF  # x's exponent (already bf16: no rounding carry) and NaN lanes
+    xnan = ((xe == 0xFF) & ((xi & 0x7F) != 0)).astype(np.int64)
+    got = await stream(dut, {"x_i": pack(x, 16), "x_e_i": pack(xe, 8), "x_rc_i": [0] * len(x),
+                             "x_nan_i": pack_bits(xnan), "w_i": pack(w, 16)}, ["y_o"],
+                       latency=depth)
     compare(dut, f"dot_row B={b}", np.array(got["y_o"]), dot_ref(x, w), x, w)
 
 
@@ -243,33 +349,50 @@ async def matrix_unit_random(dut):
 # ------------------------------------------------------------------------------------ vector
 VOPS = {o.name: int(o) for o in isa.VOp}
 _OUT, _NOP = VOPS["OUT"], VOPS["NOP"]
-# registers from cycle 1 to write-back (isa latency - 2): each unit's register stages
-_STAGES = {"ADD": isa.ADD_STAGES, "SUB": isa.ADD_STAGES, "MUL": isa.MUL_STAGES,
-           "TANH": isa.ACT_STAGES, "SIGMOID": isa.ACT_STAGES,
-           "RELU": isa.RELU_STAGES, "ABS": isa.RELU_STAGES, "NEG": isa.RELU_STAGES,
-           "MAX": isa.MINMAX_STAGES, "MIN": isa.MINMAX_STAGES}
-V_DEPTH = {VOPS[k]: d for k, d in _STAGES.items()}
+
+
+def v_depths(b: int) -> dict[int, int]:
+    """Registers from cycle 1 to write-back (isa latency - 2): each op's unit stages."""
+    st = {"ADD": isa.ADD_STAGES, "SUB": isa.ADD_STAGES, "MUL": isa.MUL_STAGES,
+          "TANH": isa.ACT_STAGES, "SIGMOID": isa.ACT_STAGES, "PHI": isa.ACT_STAGES,
+          "RELU": isa.RELU_STAGES, "ABS": isa.RELU_STAGES, "NEG": isa.RELU_STAGES,
+          "KEEP": isa.RELU_STAGES, "DROP": isa.RELU_STAGES, "OR": isa.RELU_STAGES,
+          "MAX": isa.MINMAX_STAGES, "MIN": isa.MINMAX_STAGES, "GT": isa.MINMAX_STAGES,
+          "GE": isa.MINMAX_STAGES, "RECIP": isa.FN_STAGES, "RSQRT": isa.FN_STAGES,
+          "EXP2": isa.FN_STAGES, "LOG2": isa.FN_LOG_STAGES, "RMAX": isa.rmax_stages(b)}
+    return {VOPS[k]: d for k, d in st.items()}
+
+
+V_DEPTH = v_depths(int(PARAMS.get("B", 8)))
 V_TAIL = max(V_DEPTH.values()) + 1  # cycles streamed after the last op
 
 
 def sel_operands(r: np.random.Generator, a: np.ndarray, b: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """MAX/MIN/ABS/NEG stimulus on top of pair(): a quarter of the lanes from zeros,
-    subnormals, infs and NaN payloads of both signs against each other, an eighth b = -a."""
+    """Compare/select stimulus on top of pair(): a quarter of the lanes from zeros,
+    subnormals, infs and NaN payloads of both signs against each other, an eighth b = -a, an
+    eighth b = a, an eighth exponents that OR to all ones (OR's NaN and inf results)."""
     n = a.size
     zs = np.array([0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007FFFFF, 0x807FFFFF,
                    0x00800000, 0x80800000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000,
-                   0x7F800001, 0xFFFFFFFF], dtype=np.uint32)
+                   0x7F800001, 0xFFFFFFFF, 0x3F800000, 0xBF800000], dtype=np.uint32)
     cls = r.integers(0, 8, n)
     a = np.where(cls < 2, zs[r.integers(0, len(zs), n)], a)
     b = np.where(cls < 2, zs[r.integers(0, len(zs), n)], b)
     b = np.where(cls == 2, a ^ np.uint32(0x80000000), b)
+    b = np.where(cls == 3, a, b)
+    b = np.where(cls == 4, (b & np.uint32(0x807FFFFF)) | (~a & np.uint32(0x7F800000)), b)
     return a.astype(np.uint32), b.astype(np.uint32)
 
 
-def vector_schedule(r: np.random.Generator, n: int) -> np.ndarray:
-    """Random op mix, one per cycle, never two write-backs in one cycle (NOP/OUT fill in)."""
-    ops = r.integers(0, len(VOPS), n)
+def vector_schedule(r: np.random.Generator, n: int, weights: dict[str, float] | None = None
+                    ) -> np.ndarray:
+    """Random op mix, one per cycle, never two write-backs in one cycle (NOP/OUT fill in).
+    weights: op name -> relative weight (default: every VOp alike)."""
+    names = list(weights) if weights else list(VOPS)
+    p = np.array([weights[k] for k in names] if weights else [1.0] * len(names), dtype=float)
+    codes = np.array([VOPS[k] for k in names])
+    ops = codes[r.choice(len(names), n, p=p / p.sum())]
     busy = np.zeros(n + V_TAIL, dtype=bool)
     for c in range(n):
         op = int(ops[c])
@@ -287,21 +410,32 @@ async def vector_unit_random(dut):
     b = int(PARAMS["B"])
     idx_bits = int(PARAMS["IDX_BITS"])
     n = n_vectors(int(PARAMS.get("N", 100_000)))
-    r = rng(default=50 + b)
-    ops = vector_schedule(r, n)
+    r = rng(default=50 + b + int(PARAMS.get("SEED", 0)))
+    ops = vector_schedule(r, n, PARAMS.get("WEIGHTS"))
     a, bb = pair(r, n * b)
+    lane_ops = np.repeat(ops, b)
     act_x = act_inputs(r, n * b)
-    is_act = np.repeat((ops == VOPS["TANH"]) | (ops == VOPS["SIGMOID"]), b)
+    is_act = np.isin(lane_ops, [int(o) for o in isa.ACT_VOPS])
     a = np.where(is_act, act_x, a)
+    fn_sel = np.array([FN_SEL.get(o, 0) for o in range(32)])[lane_ops]
+    is_fn = np.isin(lane_ops, [int(o) for o in isa.FN_VOPS])
+    a = np.where(is_fn, fn_inputs(r, fn_sel), a)
     sa, sb = sel_operands(r, a, bb)
-    is_sel = np.repeat(np.isin(ops, [int(o) for o in isa.SIMPLE_VOPS]), b)
+    is_sel = np.isin(lane_ops, [int(o) for o in isa.SIMPLE_VOPS] + [VOPS["RMAX"]])
     a = np.where(is_sel, sa, a).reshape(n, b)
     bb = np.where(is_sel, sb, bb).reshape(n, b)
+    # RMAX rows: a fifth all one value up to sign and DAZ (ties, -0 against +0)
+    same = (ops == VOPS["RMAX"]) & (r.random(n) < 0.2)
+    a[same] = (a[same, :1] & np.uint32(0x7FFFFFFF)) | (
+        r.integers(0, 2, (int(same.sum()), b), dtype=np.uint32) << np.uint32(31))
     dst = r.integers(0, 1 << idx_bits, n).astype(np.uint32)
     af, bf = f32(a), f32(bb)
     ref = {"ADD": nx.fp32_add, "SUB": nx.fp32_sub, "MUL": nx.fp32_mul, "MAX": nx.fp32_max,
            "MIN": nx.fp32_min, "RELU": nx.relu, "TANH": nx.act_tanh,
-           "SIGMOID": nx.act_sigmoid, "ABS": nx.fp32_abs, "NEG": nx.fp32_neg}
+           "SIGMOID": nx.act_sigmoid, "ABS": nx.fp32_abs, "NEG": nx.fp32_neg,
+           "PHI": nx.act_phi, "RECIP": nx.fn_recip, "RSQRT": nx.fn_rsqrt, "EXP2": nx.fn_exp2,
+           "LOG2": nx.fn_log2, "GT": nx.fp32_gt, "GE": nx.fp32_ge, "KEEP": nx.fp32_keep,
+           "DROP": nx.fp32_drop, "OR": nx.fp32_or, "RMAX": nx.fp32_rmax}
     results = {VOPS[k]: f(af, bf) if isa.VOp[k] in isa.BINARY_VOPS else f(af)
                for k, f in ref.items()}
     assert set(results) == set(V_DEPTH) == set(VOPS.values()) - {_NOP, _OUT}
@@ -335,11 +469,20 @@ async def vector_unit_random(dut):
     compare(dut, "vector wr_en", en, want_en)
     w = want_en == 1
     compare(dut, "vector wr_idx", idx[w], want_idx[w])
-    compare(dut, "vector wr_data", data[w], want_data[w])
+    # per op, so a failure names it
+    wops = np.zeros(m, dtype=np.int64) - 1
+    for op, dep in V_DEPTH.items():
+        wops[np.nonzero(ops == op)[0] + dep] = op
+    wops = wops[1:m]
+    for op in V_DEPTH:
+        k = wops == op
+        if k.any():
+            compare(dut, f"vector wr_data {isa.VOp(op).name}", data[k], want_data[k])
     p = np.array(got["out_push_o"], dtype=np.uint32)[:n]
     compare(dut, "vector out_push", p, push)
-    od = unpack(got["out_data_o"][:n], b, 16)
-    compare(dut, "vector out_data", od[push == 1], out_want[push == 1])
+    if push.any():
+        od = unpack(got["out_data_o"][:n], b, 16)
+        compare(dut, "vector out_data", od[push == 1], out_want[push == 1])
     counts = {k: int((ops == v).sum()) for k, v in VOPS.items()}
     dut._log.info("op mix: %s", counts)
 

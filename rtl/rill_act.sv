@@ -1,17 +1,20 @@
-// Activation unit: TANH and SIGMOID, numerics.act_tanh / act_sigmoid (docs/numerics.md).
-// Seven register stages: inputs in cycle c, y_o valid in cycle c+7.
-//   Q   quantise: u = min(floor(|x| * 2^16 (tanh) or 2^15 (sigmoid)), 2^19 - 1): the top 19
-//       significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1
-//   T   table read: {c0, c1} = ACT_TABLE[u >> 9] from a block-RAM ROM (its registered read)
+// Activation unit: TANH, SIGMOID and PHI, numerics.act_tanh / act_sigmoid / act_phi
+// (docs/numerics.md). Seven register stages: inputs in cycle c, y_o valid in cycle c+7.
+// Two tables in one ROM of 2048 words, address {phi, segment}: ACT_TABLE (tanh) and
+// ACT_PHI_TABLE (erf(x / sqrt 2)). PHI reads u as TANH does and combines as SIGMOID does
+// (the "cdf" combine: s = 2^16 +- y, result s * 2^-17).
+//   Q   quantise: u = min(floor(|x| * 2^16 (tanh, phi) or 2^15 (sigmoid)), 2^19 - 1): the top
+//       19 significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1
+//   T   table read: {c0, c1} = table[{phi, u >> 9}] from a block-RAM ROM (its registered read)
 //   R   the ROM word registered again (block-RAM clock-to-out is slow); fs = f = u & 511, or
-//       -f for a negative x's sigmoid
-//   M   c1 * fs (DSP multiplier); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid), as o * 2^9
-//       (+ 511 when subtracting)
+//       -f for a negative x's sigmoid / phi
+//   M   c1 * fs (DSP multiplier); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid, phi), as
+//       o * 2^9 (+ 511 when subtracting)
 //   A   o * 2^9 + c1 * fs (+ 511) (DSP post-adder); mag = that >> 9 = o +- ((c1 * f) >> 9):
-//       tanh |y|, sigmoid s = 2^16 +- y
+//       tanh |y|, sigmoid / phi s = 2^16 +- y
 //   N1  leading-zero count of mag (rill_lzc)
 //   N2  integer -> fp32 (exact): normalising shift, exponent, pack: tanh +-y * 2^-16,
-//       sigmoid s * 2^-17, +0 when mag = 0; NaN -> 0x7FC00000
+//       sigmoid / phi s * 2^-17, +0 when mag = 0; NaN -> 0x7FC00000
 module rill_act
   import rill_pkg::*;
 (
@@ -20,7 +23,8 @@ module rill_act
   input  logic        rst_ni,  // datapath registers carry no state worth resetting
   /* verilator lint_on UNUSEDSIGNAL */
   input  logic [31:0] x_i,
-  input  logic        sigmoid_i,  // 0: TANH, 1: SIGMOID
+  input  logic        sigmoid_i,  // SIGMOID: u with one fraction bit less, the cdf combine
+  input  logic        phi_i,      // PHI: the erf table, the cdf combine (never with sigmoid_i)
   output logic [31:0] y_o
 );
 
@@ -31,6 +35,7 @@ module rill_act
   localparam int unsigned SW   = YW + ACT_FRAC_BITS + 1;  // signed o * 2^9 + c1 * fs
   localparam int unsigned CW   = $clog2(YW);  // leading-zero count
   localparam int unsigned SEGS = 1 << ACT_SEG_BITS;
+  localparam int unsigned WORDS = 2 * SEGS;  // {phi, segment}
   // |x| * 2^ACT_IN_FRAC = sig * 2^(e - 150 + ACT_IN_FRAC); u < 2^UW takes sig[23:24-UW]
   // shifted right by t = T_MAX (+1 sigmoid) - e, for t in [0, UW - 1]
   localparam int unsigned T_MAX = 127 + 23 - ACT_IN_FRAC - (24 - UW);  // 129
@@ -39,11 +44,12 @@ module rill_act
   typedef struct packed {
     logic nan;
     logic neg;
-    logic sigmoid;
+    logic cdf;  // SIGMOID or PHI: s = 2^16 +- y, result s * 2^-17
   } flags_t;
 
   // ---------------------------------------------------------------- Q: quantise
   flags_t        q_flags_d, q_flags_q;
+  logic          q_phi_q;  // the erf table (the ROM address only)
   logic [UW-1:0] u_d, u_q;
 
   // The exponent window e_min <= e <= e_max (e_min = E_MIN, e_max = T_MAX, +1 for sigmoid)
@@ -84,34 +90,35 @@ module rill_act
     end
     q_flags_d.nan     = (e == 8'hFF) && (x_i[22:0] != 23'd0);
     q_flags_d.neg     = x_i[31];
-    q_flags_d.sigmoid = sigmoid_i;
+    q_flags_d.cdf     = sigmoid_i || phi_i;
   end
 
   // ---------------------------------------------------------------- T: table read (ROM)
-  // The ROM and its read register (rom_q) map onto one block RAM per lane.
+  // The ROM and its read register (rom_q) map onto block RAM (2048 x 27 bits per lane).
   flags_t                   t_flags_q;
-  logic [EW-1:0]            rom [SEGS];
+  logic [EW-1:0]            rom [WORDS];
   logic [EW-1:0]            rom_d, rom_q;
   logic [FW-1:0]            t_f_q;
 
   initial begin
     for (int k = 0; k < SEGS; k++) begin
-      rom[k] = ACT_TABLE[k];
+      rom[k]        = ACT_TABLE[k];
+      rom[SEGS + k] = ACT_PHI_TABLE[k];
     end
   end
 
-  assign rom_d = rom[u_q[UW-1:ACT_FRAC_BITS]];
+  assign rom_d = rom[{q_phi_q, u_q[UW-1:ACT_FRAC_BITS]}];
 
   // ---------------------------------------------------------------- R: register the ROM word
   flags_t                   r_flags_q;
   logic [ACT_C0_BITS-1:0]   c0_d, c0_q;
   logic [ACT_C1_BITS-1:0]   c1_d, c1_q;
-  logic signed [FW:0]       fs_d, fs_q;  // f, or -f for a negative x's sigmoid
+  logic signed [FW:0]       fs_d, fs_q;  // f, or -f for a negative x's sigmoid / phi
 
   always_comb begin
     c0_d = rom_q[EW-1:ACT_C1_BITS];
     c1_d = rom_q[ACT_C1_BITS-1:0];
-    fs_d = (t_flags_q.sigmoid && t_flags_q.neg) ? -$signed({1'b0, t_f_q})
+    fs_d = (t_flags_q.cdf && t_flags_q.neg) ? -$signed({1'b0, t_f_q})
                                                   : $signed({1'b0, t_f_q});
   end
 
@@ -126,14 +133,14 @@ module rill_act
   always_comb begin
     logic [YW-1:0] off;
     prod_d = SW'($signed({1'b0, c1_q})) * SW'(fs_q);
-    if (!r_flags_q.sigmoid) begin
+    if (!r_flags_q.cdf) begin
       off = YW'(c0_q);
     end else if (r_flags_q.neg) begin
       off = YW'(1 << ACT_OUT_FRAC) - YW'(c0_q);
     end else begin
       off = YW'(1 << ACT_OUT_FRAC) + YW'(c0_q);
     end
-    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{r_flags_q.sigmoid && r_flags_q.neg}}}));
+    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{r_flags_q.cdf && r_flags_q.neg}}}));
   end
 
   // ---------------------------------------------------------------- A: add
@@ -146,7 +153,7 @@ module rill_act
   always_comb begin
     sum_d         = offw_q + prod_q;
     a_flags_d     = m_flags_q;
-    a_flags_d.neg = m_flags_q.neg && !m_flags_q.sigmoid;  // s is the sigmoid, sign folded in
+    a_flags_d.neg = m_flags_q.neg && !m_flags_q.cdf;  // s is the result, sign folded in
   end
 
   assign mag = sum_q[ACT_FRAC_BITS +: YW];
@@ -174,8 +181,8 @@ module rill_act
     /* verilator lint_on UNUSEDSIGNAL */
     logic [7:0]    e;
     norm = n_mag_q << lz_q;  // MSB at bit YW-1
-    // value = mag * 2^-16 (tanh) or 2^-17 (sigmoid) = 1.f * 2^(YW - 1 - lz - frac)
-    e = 8'(127 + YW - 1 - ACT_OUT_FRAC) - 8'(n_flags_q.sigmoid) - 8'(lz_q);
+    // value = mag * 2^-16 (tanh) or 2^-17 (sigmoid, phi) = 1.f * 2^(YW - 1 - lz - frac)
+    e = 8'(127 + YW - 1 - ACT_OUT_FRAC) - 8'(n_flags_q.cdf) - 8'(lz_q);
     if (n_flags_q.nan) begin
       y_d = NAN32;
     end else if (zero_q) begin
@@ -187,6 +194,7 @@ module rill_act
 
   always_ff @(posedge clk_i) begin
     q_flags_q <= q_flags_d;
+    q_phi_q   <= phi_i;
     u_q       <= u_d;
     t_flags_q <= q_flags_q;
     rom_q     <= rom_d;

@@ -132,14 +132,16 @@ module rill_core
     m_live   = (m_op == M_MAC) || (m_op == M_MACC);
     m_macc   = (m_op == M_MACC);
     v_live   = (v_op != V_NOP);
-    v_uses_b = (v_op == V_ADD) || (v_op == V_SUB) || (v_op == V_MUL) || (v_op == V_MAX) ||
-               (v_op == V_MIN);
+    v_uses_b = v_op inside {V_ADD, V_SUB, V_MUL, V_MAX, V_MIN, V_GT, V_GE, V_KEEP, V_DROP,
+                            V_OR};  // isa.BINARY_VOPS
 
     // illegal: an m_op that is no MOp, a v_op that is no VOp, or an operand address (of an
     // op that reads it) in a bank >= NumBanks
     bad_mop  = !(m_op inside {M_NOP, M_MAC, M_MACC});
+    // (13..15 and 26..31 are no VOp)
     bad_vop  = !(v_op inside {V_NOP, V_ADD, V_SUB, V_MUL, V_RELU, V_TANH, V_SIGMOID, V_OUT,
-                              V_MAX, V_MIN, V_ABS, V_NEG});
+                              V_MAX, V_MIN, V_ABS, V_NEG, V_PHI, V_RECIP, V_RSQRT, V_EXP2,
+                              V_LOG2, V_GT, V_GE, V_KEEP, V_DROP, V_OR, V_RMAX});
     bad_bank = (m_live && !bank_ok(m_x[AddrW-1:IdxW])) || (m_macc && !bank_ok(m_acc[AddrW-1:IdxW])) ||
                (v_live && !bank_ok(v_a[AddrW-1:IdxW])) || (v_uses_b && !bank_ok(v_b[AddrW-1:IdxW]));
     illegal_o = issue_i && (bad_mop || bad_vop || bad_bank);

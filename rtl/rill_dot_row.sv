@@ -38,6 +38,17 @@ module rill_dot_row
   input  logic                clk_i,
   input  logic                rst_ni,  // only the ends of the delay lines (see there)
   input  logic [B-1:0][15:0]  x_i,
+  // x's exponent field before the bf16 rounding, and the rounding's carry into it: the key
+  // q = xe + we is a carry-select of (x_e + we) and (x_e + we + 1) by x_rc, so the rounding's
+  // carry chain and the key's do not add up on one path (rill_matrix_unit rounds x; for a
+  // live lane x_e + x_rc is x_i's exponent). A bench driving bf16 x: x_e = x_i[14:7], x_rc 0.
+  input  logic [B-1:0][7:0]   x_e_i,
+  input  logic [B-1:0]        x_rc_i,
+  // x's NaN lanes, from x before rounding: the lane classes (zero, inf, NaN, live) come from
+  // x_e_i, x_rc_i and this, off the rounding's carry chain; x_i gives the sign and the
+  // rounded significand (its exponent field is not read). A bench driving bf16 x: x_nan =
+  // x_i is a NaN.
+  input  logic [B-1:0]        x_nan_i,
   input  logic [B-1:0][15:0]  w_i,
   output logic [31:0]         y_o
 );
@@ -185,24 +196,27 @@ module rill_dot_row
       logic [7:0] xe, we;
       logic [6:0] xm, wm;
       logic       xff, wff;
-      xe  = x_i[i][14:7];
+      logic xz;
+      xe  = x_e_i[i];  // before rounding: rounded, xe + x_rc
       we  = w_i[i][14:7];
       xm  = x_i[i][6:0];
       wm  = w_i[i][6:0];
-      xff = xe == 8'hFF;
+      xff = (xe == 8'hFF) || (xe == 8'hFE && x_rc_i[i]);  // the rounded exponent is all ones
+      xz  = (xe == 8'd0) && !x_rc_i[i];  // the rounded exponent is zero (DAZ)
       wff = we == 8'hFF;
-      s1_key_d[i].live   = (xe != 8'd0) && !xff && (we != 8'd0) && !wff;
-      // q = xe + we, one 9-bit sum: in the matrix unit xe comes from the bf16 rounding's
-      // carry chain, and one LUT (x's NaN select and the xor) then enters this chain; the
+      s1_key_d[i].live   = !xz && !xff && !x_nan_i[i] && (we != 8'd0) && !wff;
+      // q = xe + we as a carry-select on the rounding's carry (x_e_i, x_rc_i above): before
+      // it, xe came from the bf16 rounding's carry chain into this 9-bit sum (6.15 levels in
+      // rill synth c1b8 once the vector unit grew); earlier still, the
       // form {xe > ~we, xe + we} (a parallel compare, one CARRY4 shorter) let yosys share the
       // two and put three LUTs there (6.4 levels in rill synth c1b8)
-      s1_key_d[i].q      = {1'b0, xe} + {1'b0, we};
+      s1_key_d[i].q      = x_rc_i[i] ? {1'b0, xe} + {1'b0, we} + 9'd1 : {1'b0, xe} + {1'b0, we};
       s1_lane_d[i].neg   = x_i[i][15] ^ w_i[i][15];
       s1_lane_d[i].mx    = xm;
       s1_lane_d[i].mw    = wm;
-      s1_lane_d[i].xz    = xe == 8'd0;  // zero or subnormal (DAZ)
-      s1_lane_d[i].xinf  = xff && (xm == 7'd0);
-      s1_lane_d[i].xnan  = xff && (xm != 7'd0);
+      s1_lane_d[i].xz    = xz && !x_nan_i[i];  // zero or subnormal (DAZ)
+      s1_lane_d[i].xinf  = xff && !x_nan_i[i];  // a rounded non-NaN with exponent FF: inf
+      s1_lane_d[i].xnan  = x_nan_i[i];
       s1_lane_d[i].wz    = we == 8'd0;
       s1_lane_d[i].winf  = wff && (wm == 7'd0);
       s1_lane_d[i].wnan  = wff && (wm != 7'd0);

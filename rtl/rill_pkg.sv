@@ -7,7 +7,7 @@ package rill_pkg;
 
   // ---- opcodes (isa.MOp, isa.VOp) ----
   localparam int unsigned M_OP_BITS = 2;
-  localparam int unsigned V_OP_BITS = 4;
+  localparam int unsigned V_OP_BITS = 5;
 
   typedef enum logic [M_OP_BITS-1:0] {
     M_NOP = 2'd0,
@@ -16,18 +16,29 @@ package rill_pkg;
   } m_op_e;
 
   typedef enum logic [V_OP_BITS-1:0] {
-    V_NOP = 4'd0,
-    V_ADD = 4'd1,
-    V_SUB = 4'd2,
-    V_MUL = 4'd3,
-    V_RELU = 4'd4,
-    V_TANH = 4'd5,
-    V_SIGMOID = 4'd6,
-    V_OUT = 4'd7,
-    V_MAX = 4'd8,
-    V_MIN = 4'd9,
-    V_ABS = 4'd10,
-    V_NEG = 4'd11
+    V_NOP = 5'd0,
+    V_ADD = 5'd1,
+    V_SUB = 5'd2,
+    V_MUL = 5'd3,
+    V_RELU = 5'd4,
+    V_TANH = 5'd5,
+    V_SIGMOID = 5'd6,
+    V_OUT = 5'd7,
+    V_MAX = 5'd8,
+    V_MIN = 5'd9,
+    V_ABS = 5'd10,
+    V_NEG = 5'd11,
+    V_PHI = 5'd12,
+    V_RECIP = 5'd16,
+    V_RSQRT = 5'd17,
+    V_EXP2 = 5'd18,
+    V_LOG2 = 5'd19,
+    V_GT = 5'd20,
+    V_GE = 5'd21,
+    V_KEEP = 5'd22,
+    V_DROP = 5'd23,
+    V_OR = 5'd24,
+    V_RMAX = 5'd25
   } v_op_e;
 
   // ---- register-file banks (docs/isa.md) ----
@@ -166,6 +177,11 @@ package rill_pkg;
   localparam int unsigned ACT_STAGES = 7;
   localparam int unsigned RELU_STAGES = 1;
   localparam int unsigned MINMAX_STAGES = 2;
+  localparam int unsigned FN_STAGES = 7;
+  localparam int unsigned FN_LOG_STAGES = 11;
+  function automatic int unsigned rmax_stages(int unsigned block_size);
+    return 2 * $clog2(block_size);
+  endfunction
   function automatic int unsigned dot_stages(int unsigned t);
     return 6 + 2 * t;
   endfunction
@@ -174,6 +190,8 @@ package rill_pkg;
   localparam int unsigned LAT_ACT = 9;
   localparam int unsigned LAT_RELU = 3;
   localparam int unsigned LAT_MINMAX = 4;
+  localparam int unsigned LAT_FN = 9;
+  localparam int unsigned LAT_FN_LOG = 13;
   localparam int unsigned LAT_OUT = 2;
 
   // ---- numerics (numerics.py) ----
@@ -184,11 +202,22 @@ package rill_pkg;
   localparam int unsigned ACT_FRAC_BITS = 9;
   localparam int unsigned ACT_OUT_FRAC = 16;
   localparam int unsigned ACT_U_MAX = 524287;
+  localparam int unsigned FN_SEG_BITS = 8;
+  localparam int unsigned FN_FRAC_BITS = 15;
+  localparam int unsigned FN_ADDR_BITS = 11;
+  localparam int unsigned FN_C0_BITS = 25;
+  localparam int unsigned FN_C1_BITS = 18;
+  localparam logic [1:0] FN_RECIP = 2'd0;  // table selects
+  localparam logic [1:0] FN_RSQRT = 2'd1;
+  localparam logic [1:0] FN_EXP2 = 2'd2;
+  localparam logic [1:0] FN_LOG2 = 2'd3;
   localparam logic [31:0] NAN32 = 32'h7FC00000;
   localparam logic [15:0] NAN16 = 16'h7FC0;
 
-  // activation table: ACT_TABLE[k] = {c0[k], c1[k]}
+  // activation tables: ACT_TABLE[k] = {c0[k], c1[k]} (tanh), ACT_PHI_TABLE (erf)
   `include "rill_act_table.svh"
+  // function-unit table: FN_TABLE[{sel, p, k}] = {c0 (unsigned), c1 (signed)}
+  `include "rill_fn_table.svh"
 
 endpackage
 /* verilator lint_on UNUSEDPARAM */

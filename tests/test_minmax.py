@@ -91,7 +91,7 @@ def test_kernels_match_numerics():
 
 
 def test_encoding_and_latency():
-    assert isa.V_OP_BITS == 4 and max(isa.VOp) < 1 << isa.V_OP_BITS
+    assert isa.V_OP_BITS == 5 and max(isa.VOp) < 1 << isa.V_OP_BITS
     tm = isa.Timing.of(rill.Config.c1b8())
     for op in (isa.VOp.RELU, isa.VOp.ABS, isa.VOp.NEG):
         assert tm.vop(op) == tm.relu == isa.RELU_STAGES + 2 == 3

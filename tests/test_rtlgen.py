@@ -27,11 +27,22 @@ def test_package_carries_contract_values():
 def test_act_table_entries():
     c0, c1 = numerics.activation_table()
     text = rtlgen.gen_act_table()
-    body = text.split("'{", 1)[1]
+    body = text.split("'{", 1)[1].split("};", 1)[0]  # ACT_TABLE, then ACT_PHI_TABLE
     vals = [int(tok.split("'h")[1], 16) for tok in body.replace("};", "").split(",") if "'h" in tok]
     assert len(vals) == len(c0) == 1024
     for k in (0, 1, 511, 1023):
         assert vals[k] == (int(c0[k]) << 10) | int(c1[k])
+
+
+def test_fn_table_entries():
+    c0, c1 = numerics.fn_table()
+    body = rtlgen.gen_fn_table().split("'{", 1)[1].split("};", 1)[0]
+    vals = [int(tok.split("'h")[1], 16) for tok in body.split(",") if "'h" in tok]
+    assert len(vals) == len(c0) == 1 << numerics.FN_ADDR_BITS
+    for k in (0, 255, 256 * 2 + 7, 256 * 3 + 255, 1536):
+        c1_bits = numerics.FN_C1_BITS
+        assert vals[k] >> c1_bits == int(c0[k])
+        assert (vals[k] & ((1 << c1_bits) - 1)) == int(c1[k]) % (1 << c1_bits)  # two's compl.
 
 
 def test_package_carries_load_port_status_and_fields():

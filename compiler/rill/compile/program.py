@@ -26,8 +26,9 @@ from .debuginfo import DebugInfo
 from .validate import validate_program
 
 MAGIC = b"RILL"
-FORMAT_VERSION = 3  # 2 added the channels-first layout flags; 3 the 4-bit v_op (isa.V_OP_BITS)
-OLD_BUNDLE_VERSIONS = (1, 2)  # bundles with a 3-bit v_op: refused (recompile the model)
+FORMAT_VERSION = 4  # 2 added the channels-first layout flags; 3 the 4-bit v_op; 4 the 5-bit
+# v_op (isa.V_OP_BITS, vector unit v3)
+OLD_BUNDLE_VERSIONS = {1: 3, 2: 3, 3: 4}  # version -> its v_op bits: refused (recompile)
 
 
 _TORCH_FLOATS = ("torch.float32", "torch.float64", "torch.float16", "torch.bfloat16")
@@ -268,7 +269,8 @@ class Program:
             raise LoadError(f"{origin}: not a rill program (bad magic or too short)")
         version, hlen = struct.unpack_from("<II", data, 4)
         if version in OLD_BUNDLE_VERSIONS:
-            raise LoadError(f"{origin}: format version {version} encodes v_op in 3 bits; this "
+            raise LoadError(f"{origin}: format version {version} encodes v_op in "
+                            f"{OLD_BUNDLE_VERSIONS[version]} bits; this "
                             f"rill reads {FORMAT_VERSION} ({isa.V_OP_BITS}-bit v_op): recompile")
         if version != FORMAT_VERSION:
             raise LoadError(f"{origin}: format version {version}, this rill reads {FORMAT_VERSION}")

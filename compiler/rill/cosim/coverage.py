@@ -43,7 +43,7 @@ from ..compile.program import Program
 from ..hw import isa
 
 OPERANDS = ("m_x", "m_acc", "v_a", "v_b")
-KINDS = ("MAC", "MAC>acc", "ADD", "MUL", "ACT", "RELU")
+KINDS = ("MAC", "MAC>acc", "ADD", "MUL", "ACT", "RELU", "FN", "LOG", "RMAX")
 SLACKS = ("min", "min+1", "min+2", "min+3", "more")
 CHAIN_MAX = 8
 POSITIONS = ("first", "middle", "last")
@@ -64,9 +64,11 @@ NOTES = {
 }
 GROUPS = ("op", "bank", "dist", "chain", "in", "out", "fifo", "clear")
 
-_V_KIND = {isa.VOp.ADD: "ADD", isa.VOp.SUB: "ADD", isa.VOp.MUL: "MUL", isa.VOp.TANH: "ACT",
-           isa.VOp.SIGMOID: "ACT",
-           **{op: "RELU" for op in isa.SIMPLE_VOPS}}  # RELU: the one-stage compare/select path
+_V_KIND = {isa.VOp.ADD: "ADD", isa.VOp.SUB: "ADD", isa.VOp.MUL: "MUL",
+           **{op: "ACT" for op in isa.ACT_VOPS},  # TANH, SIGMOID, PHI
+           **{op: "RELU" for op in isa.SIMPLE_VOPS},  # RELU: the compare/select path
+           isa.VOp.RECIP: "FN", isa.VOp.RSQRT: "FN", isa.VOp.EXP2: "FN", isa.VOp.LOG2: "LOG",
+           isa.VOp.RMAX: "RMAX"}
 _V_BINARY = isa.BINARY_VOPS
 _M_OPS = frozenset(int(op) for op in isa.MOp)
 

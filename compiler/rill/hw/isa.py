@@ -38,17 +38,33 @@ class VOp(enum.IntEnum):
     MIN = 9  # IEEE 754-2019 minimum (bit 0 tells MIN from MAX)
     ABS = 10  # clear the sign
     NEG = 11  # flip the sign (bit 0 tells NEG from ABS)
+    PHI = 12  # the normal CDF (1 + erf(x/sqrt 2))/2: the activation unit's second table
+    RECIP = 16  # function unit (v_op[4:2] = 100, v_op[1:0] = numerics.FN_* table select)
+    RSQRT = 17
+    EXP2 = 18
+    LOG2 = 19  # its own, longer latency (a rounding at the end)
+    GT = 20  # 1.0 if a > b else +0 (compare/select path)
+    GE = 21  # 1.0 if a >= b else +0
+    KEEP = 22  # rf[dst] = rf[a] != 0 ? rf[b] : +0 (a is the mask)
+    DROP = 23  # rf[dst] = rf[a] != 0 ? +0 : rf[b]
+    OR = 24  # bitwise OR of the two (canonical) operands: KEEP | DROP is torch.where
+    RMAX = 25  # IEEE maximum over all lanes of a, in every lane
 
 
 # the ops of the vector unit's compare/select path: one result register, one write-back tag
 # (RELU, ABS, NEG: RELU_STAGES, Timing.relu; MAX, MIN: MINMAX_STAGES, Timing.minmax)
-SIMPLE_VOPS = (VOp.RELU, VOp.MAX, VOp.MIN, VOp.ABS, VOp.NEG)
+# (GT, GE: MINMAX_STAGES, the same compare; KEEP, DROP, OR: RELU_STAGES)
+SIMPLE_VOPS = (VOp.RELU, VOp.MAX, VOp.MIN, VOp.ABS, VOp.NEG, VOp.GT, VOp.GE, VOp.KEEP,
+               VOp.DROP, VOp.OR)
 # the ops that read operand b
-BINARY_VOPS = (VOp.ADD, VOp.SUB, VOp.MUL, VOp.MAX, VOp.MIN)
+BINARY_VOPS = (VOp.ADD, VOp.SUB, VOp.MUL, VOp.MAX, VOp.MIN, VOp.GT, VOp.GE, VOp.KEEP,
+               VOp.DROP, VOp.OR)
+ACT_VOPS = (VOp.TANH, VOp.SIGMOID, VOp.PHI)
+FN_VOPS = (VOp.RECIP, VOp.RSQRT, VOp.EXP2, VOp.LOG2)
 
 
 M_OP_BITS = 2
-V_OP_BITS = 4  # 12..15 are illegal (the VM refuses them, the RTL halts)
+V_OP_BITS = 5  # 13..15 and 26..31 are illegal (the VM refuses them, the RTL halts)
 
 BANK_CONST = 0
 BANK_INPUT = 1
@@ -110,7 +126,14 @@ ADD_STAGES = 4  # rill_fp32_add
 MUL_STAGES = 3  # rill_fp32_mul
 ACT_STAGES = 7  # rill_act
 RELU_STAGES = 1  # rill_vector_unit, one compare/select: RELU, ABS, NEG
-MINMAX_STAGES = 2  # rill_vector_unit: MAX/MIN, the magnitude compare, then the pick
+MINMAX_STAGES = 2  # rill_vector_unit: MAX/MIN/GT/GE, the magnitude compare, then the pick
+FN_STAGES = 7  # rill_fn: RECIP, RSQRT, EXP2
+FN_LOG_STAGES = 11  # rill_fn: LOG2 (FN_STAGES, then the integer sum, normalise and round)
+
+
+def rmax_stages(block_size: int) -> int:
+    """rill_vector_unit's RMAX tree: log2(B) levels of a compare stage and a pick stage."""
+    return 2 * (block_size.bit_length() - 1)
 
 
 def dot_stages(tree_stages: int) -> int:
@@ -138,6 +161,9 @@ class Timing:
     act: int = ACT_STAGES + 2
     relu: int = RELU_STAGES + 2
     minmax: int = MINMAX_STAGES + 2
+    fn: int = FN_STAGES + 2
+    fn_log: int = FN_LOG_STAGES + 2
+    rmax: int = 0  # from the config (Timing.of)
     out: int = 2  # issue to the beat being valid on the output stream
 
     @classmethod
@@ -145,7 +171,8 @@ class Timing:
         d = dot_stages(config.tree_stages)
         # x enters the dot row in cycle 1; the block sum leaves it (and acc enters the add,
         # read one cycle earlier) in cycle 1 + d; WB in cycle 1 + d + ADD_STAGES
-        return cls(mac=d + ADD_STAGES + 2, mac_acc_read=d)
+        return cls(mac=d + ADD_STAGES + 2, mac_acc_read=d,
+                   rmax=rmax_stages(config.block_size) + 2)
 
     @property
     def macc_distance(self) -> int:
@@ -166,6 +193,17 @@ class Timing:
             VOp.MIN: self.minmax,
             VOp.ABS: self.relu,
             VOp.NEG: self.relu,
+            VOp.PHI: self.act,
+            VOp.RECIP: self.fn,
+            VOp.RSQRT: self.fn,
+            VOp.EXP2: self.fn,
+            VOp.LOG2: self.fn_log,
+            VOp.GT: self.minmax,
+            VOp.GE: self.minmax,
+            VOp.KEEP: self.relu,
+            VOp.DROP: self.relu,
+            VOp.OR: self.relu,
+            VOp.RMAX: self.rmax,
         }[op]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from .sources import RTL_DIR
 
 PKG = "rill_pkg.sv"
-INCLUDES = ("rill_act_table.svh", "rill_assert.svh")
+INCLUDES = ("rill_act_table.svh", "rill_fn_table.svh", "rill_assert.svh")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,11 +31,12 @@ MODULES: dict[str, Module] = {
     "rill_fp32_add": Module(("rill_lzc", "rill_fp32_round"), unit=True),
     "rill_fp32_mul": Module(("rill_fp32_round",), unit=True),
     "rill_act": Module(("rill_lzc",), unit=True),
+    "rill_fn": Module(("rill_lzc", "rill_fp32_round"), unit=True),
     "rill_dot_row": Module(("rill_lzc", "rill_fp32_round", "rill_delay"), True, unit=True),
     "rill_matrix_unit": Module(("rill_dot_row", "rill_fp32_add", "rill_bf16_round",
                                 "rill_delay"), True,
                                unit=True),
-    "rill_vector_unit": Module(("rill_fp32_add", "rill_fp32_mul", "rill_act",
+    "rill_vector_unit": Module(("rill_fp32_add", "rill_fp32_mul", "rill_act", "rill_fn",
                                 "rill_bf16_round", "rill_delay"), True, unit=True),
     "rill_rf_bank": Module(),
     "rill_regfile": Module(("rill_rf_bank",)),

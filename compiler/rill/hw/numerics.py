@@ -279,3 +279,218 @@ def block_dot(
         mi, ri = np.nonzero(bad)
         out[mi, ri] = block_dot_exact(x[mi], w[mi, ri][:, None, :])[:, 0]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Vector unit v3: PHI (a second activation table), the function unit (RECIP, RSQRT, EXP2,
+# LOG2: one segment table over the significand), compares and selects, and RMAX across lanes.
+
+
+def phi_table() -> tuple[np.ndarray, np.ndarray]:
+    """The standard normal CDF's segment table, in the activation table's format: c0 =
+    erf(|x| / sqrt(2)) at the segment start and c1 = the chord rise, in units of 2**-16, over
+    |x| in [0, 8) (PHI reads u as TANH does, then combines as SIGMOID does)."""
+    import math
+
+    erf = np.vectorize(math.erf)
+    seg = np.arange(1 << ACT_SEG_BITS, dtype=np.float64)
+    step = 2.0 ** (ACT_FRAC_BITS - ACT_IN_FRAC)
+    lo = np.rint(erf(seg * step / math.sqrt(2.0)) * 2**ACT_OUT_FRAC).astype(np.int64)
+    hi = np.rint(erf((seg + 1) * step / math.sqrt(2.0)) * 2**ACT_OUT_FRAC).astype(np.int64)
+    return lo, hi - lo
+
+
+_P0, _P1 = phi_table()
+
+
+def act_phi(x: np.ndarray) -> np.ndarray:
+    """PHI(x) = (1 + erf(x / sqrt 2)) / 2, the normal CDF: u = min(floor(|x| 2^16), 2^19 - 1)
+    as TANH, y from the erf table, s = 2^16 +- y, result s 2^-17 (exact)."""
+    x = canonical(x)
+    mag = np.abs(x.astype(np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        u = np.floor(np.minimum(mag * 2.0**ACT_IN_FRAC, ACT_U_MAX))
+    u = np.where(np.isnan(x), 0, u).astype(np.int64)
+    seg, frac = u >> ACT_FRAC_BITS, u & ((1 << ACT_FRAC_BITS) - 1)
+    y = _P0[seg] + ((_P1[seg] * frac) >> ACT_FRAC_BITS)
+    s = (1 << ACT_OUT_FRAC) + np.where(np.signbit(x), -y, y)
+    out = (s.astype(np.float64) * 2.0 ** -(ACT_OUT_FRAC + 1)).astype(np.float32)
+    return np.where(np.isnan(x), from_f32_bits(NAN32), out).astype(np.float32)
+
+
+FN_SEG_BITS = 8
+"""Segments of the function unit's tables: the top 8 fraction bits of the significand."""
+FN_FRAC_BITS = 15
+"""The low 15 fraction bits interpolate within a segment."""
+FN_RECIP, FN_RSQRT, FN_EXP2, FN_LOG2 = 0, 1, 2, 3
+"""Function-unit selects (the low two bits of the opcode): the table address is
+{select, parity, segment}, 11 bits; parity is the exponent's for RSQRT and 0 otherwise."""
+FN_ADDR_BITS = 2 + 1 + FN_SEG_BITS
+FN_C0_BITS = 25  # unsigned, up to 2^24
+FN_C1_BITS = 18  # signed
+
+
+def fn_table() -> tuple[np.ndarray, np.ndarray]:
+    """The function unit's table, shared by the VM and the RTL (rtl/rill_fn_table.svh is
+    generated from it): 2^11 words {c0, c1}; word {sel, p, k} holds f at the start of segment
+    k (c0) and the chord rise to its end (c1), rounded to integers (nearest, ties to even):
+
+    RECIP   2^24 / m              m = 1 + k/256      values in (2^23, 2^24]
+    RSQRT   2^24 / sqrt(m 2^p)                        values in (2^23, 2^24]
+    EXP2    2^23 * 2^(k/256)                          values in [2^23, 2^24)
+    LOG2    2^24 * log2(m)                            values in [0, 2^24)
+
+    Unused words (parity 1 outside RSQRT) are zero."""
+    n = 1 << FN_SEG_BITS
+    c0 = np.zeros(1 << FN_ADDR_BITS, dtype=np.int64)
+    c1 = np.zeros(1 << FN_ADDR_BITS, dtype=np.int64)
+    k = np.arange(n + 1, dtype=np.float64)
+    m = 1.0 + k / n
+
+    def put(sel: int, p: int, vals: np.ndarray) -> None:
+        q = np.rint(vals).astype(np.int64)
+        base = (sel * 2 + p) * n
+        c0[base : base + n] = q[:-1]
+        c1[base : base + n] = q[1:] - q[:-1]
+
+    put(FN_RECIP, 0, 2.0**24 / m)
+    put(FN_RSQRT, 0, 2.0**24 / np.sqrt(m))
+    put(FN_RSQRT, 1, 2.0**24 / np.sqrt(2.0 * m))
+    put(FN_EXP2, 0, 2.0**23 * np.exp2(k / n))
+    put(FN_LOG2, 0, 2.0**24 * np.log2(m))
+    return c0, c1
+
+
+_F0, _F1 = fn_table()
+
+
+def _fn_interp(sel: int, p: np.ndarray, frac23: np.ndarray) -> np.ndarray:
+    """y = c0 + floor(c1 * r / 2^15) for the 23-bit fraction frac23 = {k, r}."""
+    frac23 = frac23.astype(np.int64)
+    addr = ((sel * 2 + p.astype(np.int64)) << FN_SEG_BITS) | (frac23 >> FN_FRAC_BITS)
+    r = frac23 & ((1 << FN_FRAC_BITS) - 1)
+    return _F0[addr] + ((_F1[addr] * r) >> FN_FRAC_BITS)
+
+
+def _fields(x: np.ndarray) -> tuple[np.ndarray, ...]:
+    b = canonical(x).view(np.uint32).astype(np.int64)
+    s, e, f = b >> 31, (b >> 23) & 0xFF, b & 0x7FFFFF
+    zero, inf, nan = e == 0, (e == 255) & (f == 0), (e == 255) & (f != 0)
+    return s, e, f, zero, inf, nan
+
+
+def _pack(s: np.ndarray, biased: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """{s, biased, frac}; biased <= 0 flushes to the zero of sign s (FTZ)."""
+    bits = np.where(biased >= 1, (s << 31) | (np.clip(biased, 0, 255) << 23) | frac, s << 31)
+    return bits.astype(np.uint32)
+
+
+def _finish(bits: np.ndarray, specials: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    for mask, val in specials:
+        bits = np.where(mask, np.uint32(val), bits)
+    return np.asarray(bits, dtype=np.uint32).view(np.float32)
+
+
+def fn_recip(x: np.ndarray) -> np.ndarray:
+    """1/x: y = RECIP table at the significand, result y 2^-24 2^-E with E the unbiased
+    exponent; +-0 -> +-inf, +-inf -> +-0, NaN -> NaN, results below 2^-126 flush."""
+    s, e, f, zero, inf, nan = _fields(x)
+    y = _fn_interp(FN_RECIP, np.zeros_like(e), f)
+    one = y == 1 << 24
+    bits = _pack(s, 253 - e + one, np.where(one, 0, y - (1 << 23)))
+    return _finish(bits, [(zero, 0x7F800000), (zero & (s == 1), 0xFF800000),
+                          (inf, 0), (inf & (s == 1), 0x80000000), (nan, NAN32)])
+
+
+def fn_rsqrt(x: np.ndarray) -> np.ndarray:
+    """1/sqrt(x): E = unbiased exponent, p = E mod 2, y = RSQRT table at {p, significand},
+    result y 2^-24 2^-((E - p)/2). +0 -> +inf, -0 -> -inf, +inf -> +0; NaN and every other
+    negative x (-inf too) -> NaN."""
+    s, e, f, zero, inf, nan = _fields(x)
+    E = e - 127
+    p = E & 1
+    y = _fn_interp(FN_RSQRT, p, f)
+    one = y == 1 << 24
+    bits = _pack(s, 126 - (E - p) // 2 + one, np.where(one, 0, y - (1 << 23)))
+    return _finish(bits, [((s == 1) & ~zero, NAN32), (zero, 0x7F800000),
+                          (zero & (s == 1), 0xFF800000), (inf & (s == 0), 0), (nan, NAN32)])
+
+
+def fn_exp2(x: np.ndarray) -> np.ndarray:
+    """2^x: v = floor(x 2^23) (an integer; |x| >= 256 saturates), i = v >> 23, y = EXP2
+    table at the fraction v mod 2^23, result y 2^-23 2^i; i > 127 -> +inf, i < -126 -> +0
+    (FTZ); +inf -> +inf, -inf -> +0, NaN -> NaN."""
+    xc = canonical(x)
+    s, e, f, zero, inf, nan = _fields(xc)
+    big = e >= 127 + 8  # |x| >= 256
+    with np.errstate(invalid="ignore", over="ignore"):
+        v = np.floor(np.where(big | nan, 0.0, xc.astype(np.float64)) * 2.0**23).astype(np.int64)
+    i = v >> 23
+    y = _fn_interp(FN_EXP2, np.zeros_like(v), v & ((1 << 23) - 1))
+    bits = _pack(np.zeros_like(v), 127 + i, y - (1 << 23))
+    over = (i > 127) | (big & (s == 0))
+    under = (i < -126) | (big & (s == 1))
+    return _finish(bits, [(under, 0), (over, 0x7F800000), (nan, NAN32)])
+
+
+def fn_log2(x: np.ndarray) -> np.ndarray:
+    """log2(x): E = unbiased exponent, y = LOG2 table at the significand (log2(m) 2^24),
+    S = E 2^24 + y (an integer), result S 2^-24 rounded to fp32 (nearest-even; x = 1 gives
+    +0). +-0 -> -inf, +inf -> +inf; NaN and every negative x (-inf too) -> NaN."""
+    s, e, f, zero, inf, nan = _fields(x)
+    y = _fn_interp(FN_LOG2, np.zeros_like(e), f)
+    S = (e - 127) * (1 << 24) + y
+    out = f64_to_f32_ftz(S.astype(np.float64) * 2.0**-24).view(np.uint32)
+    return _finish(out, [(zero, 0xFF800000), (inf, 0x7F800000), ((s == 1) & ~zero, NAN32),
+                         (nan, NAN32)])
+
+
+ONE32 = np.uint32(0x3F800000)
+
+
+def fp32_gt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1.0 if a > b else +0 (after DAZ; NaN on either side is false; -0 == +0)."""
+    with np.errstate(invalid="ignore"):
+        t = canonical(a) > canonical(b)
+    return np.where(t, ONE32, np.uint32(0)).astype(np.uint32).view(np.float32)
+
+
+def fp32_ge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1.0 if a >= b else +0 (after DAZ; NaN on either side is false; -0 == +0)."""
+    with np.errstate(invalid="ignore"):
+        t = canonical(a) >= canonical(b)
+    return np.where(t, ONE32, np.uint32(0)).astype(np.uint32).view(np.float32)
+
+
+def _true(m: np.ndarray) -> np.ndarray:
+    """A mask lane is true unless it is a zero (after DAZ): NaN counts as true."""
+    return (canonical(m).view(np.uint32) & np.uint32(0x7FFFFFFF)) != 0
+
+
+def fp32_keep(m: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """KEEP(m, a): a (flushed) where m is true, +0 elsewhere."""
+    return np.where(_true(m), canonical(a).view(np.uint32), np.uint32(0)).view(np.float32)
+
+
+def fp32_drop(m: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """DROP(m, b): +0 where m is true, b (flushed) elsewhere."""
+    return np.where(_true(m), np.uint32(0), canonical(b).view(np.uint32)).view(np.float32)
+
+
+def fp32_or(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The bitwise OR of the flushed operands, a NaN pattern made canonical: with one side +0
+    (KEEP | DROP) it is the other side exactly, so where(m, a, b) = KEEP(m, a) | DROP(m, b)."""
+    o = canonical(a).view(np.uint32) | canonical(b).view(np.uint32)
+    return canonical(o.view(np.float32))
+
+
+def fp32_rmax(x: np.ndarray) -> np.ndarray:
+    """RMAX: the IEEE maximum of all lanes (last axis), in every lane: NaN if any lane is NaN,
+    -0 < +0. A pairwise tree of fp32_max gives the same bits in any shape (it is one of the
+    operands, and maximum is associative and commutative bit for bit)."""
+    x = canonical(x)
+    b = x.view(np.uint32)
+    k = _order_key(b)
+    pick = np.take_along_axis(b, np.argmax(k, axis=-1)[..., None], axis=-1)
+    out = np.where(np.isnan(x).any(axis=-1, keepdims=True), NAN32, pick)
+    return np.broadcast_to(out, x.shape).astype(np.uint32).view(np.float32)

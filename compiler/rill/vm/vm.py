@@ -31,6 +31,17 @@ _VEC_FUNCS = {
     VOp.MIN: numerics.fp32_min,
     VOp.ABS: numerics.fp32_abs,
     VOp.NEG: numerics.fp32_neg,
+    VOp.PHI: numerics.act_phi,
+    VOp.RECIP: numerics.fn_recip,
+    VOp.RSQRT: numerics.fn_rsqrt,
+    VOp.EXP2: numerics.fn_exp2,
+    VOp.LOG2: numerics.fn_log2,
+    VOp.GT: numerics.fp32_gt,
+    VOp.GE: numerics.fp32_ge,
+    VOp.KEEP: numerics.fp32_keep,
+    VOp.DROP: numerics.fp32_drop,
+    VOp.OR: numerics.fp32_or,
+    VOp.RMAX: numerics.fp32_rmax,  # over the lanes (last axis) of each register
 }
 
 _FAST_FUNCS = {
@@ -38,6 +49,10 @@ _FAST_FUNCS = {
     "TANH": kernels.act_tanh, "SIGMOID": kernels.act_sigmoid,
     "MAX": kernels.fp32_max, "MIN": kernels.fp32_min, "ABS": kernels.fp32_abs,
     "NEG": kernels.fp32_neg,
+    # the v3 ops have no specialised kernel: the numerics functions take canonical operands
+    **{op.name: _VEC_FUNCS[op] for op in (VOp.PHI, VOp.RECIP, VOp.RSQRT, VOp.EXP2, VOp.LOG2,
+                                          VOp.GT, VOp.GE, VOp.KEEP, VOp.DROP, VOp.OR,
+                                          VOp.RMAX)},
 }
 
 

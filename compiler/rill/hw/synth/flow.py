@@ -136,7 +136,7 @@ def _key(unit: Unit, fmax: bool) -> str:
     h = hashlib.sha256()
     h.update(f"{FLOW_VERSION}|{unit}|{fmax}|{_versions()}".encode())
     root = _rtl_root()
-    for f in sorted(set(unit.sources) | {"rill_act_table.svh"}):
+    for f in sorted(set(unit.sources) | {"rill_act_table.svh", "rill_fn_table.svh"}):
         h.update(f.encode())
         h.update((root / f).read_bytes())
     h.update(Path(__file__).read_bytes())
