@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 import rill
-from rill.models import CnnNet, GruNet, LstmNet, Mlp
+from rill.models import CnnNet, GruNet, LstmNet, Mlp, NormLinearGelu, PreNormFfn
 
-COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "MLP": 182, "CNN streaming": 111}
+COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "MLP": 182, "CNN streaming": 111,
+              "LayerNorm-Linear-GELU": 224, "pre-norm FFN": 281}
 VM_PASSES = 5  # VM time is the best of this many passes: the VM, not the machine's noise
 SMALL_CONFIGS = ("c1b8", "c2b16")
 SIM = {}  # config -> [simulated cycles, simulator wall s, simulator CPU s] over this run
@@ -185,6 +186,7 @@ def main() -> None:
     x_seq, x_mlp = torch.randn(20, 128), torch.randn(784)
     cnn, x_cnn = CnnNet(), torch.randn(1, 32, 20)  # the commercial example-2 CNN, 20 steps
     gru = GruNet()  # the seed LSTM's sizes, 128 -> GRU 256 x 2 -> 16
+    nlg, ffn, x_blk = NormLinearGelu().eval(), PreNormFfn().eval(), torch.randn(256)
     rows = []
     presets = args.config or ["ia_840f_c3b64", "ia_420f_c6b32"]
     for name in presets:
@@ -194,6 +196,8 @@ def main() -> None:
         rows.append(case("GRU streaming", gru, x_seq, config, True, not args.no_rtl))
         rows.append(case("MLP", mlp, x_mlp, config, False, not args.no_rtl))
         rows.append(case("CNN streaming", cnn, x_cnn, config, True, not args.no_rtl, axis=2))
+        rows.append(case("LayerNorm-Linear-GELU", nlg, x_blk, config, False, not args.no_rtl))
+        rows.append(case("pre-norm FFN", ffn, x_blk, config, False, not args.no_rtl))
         load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print_table(rows)
     if not args.no_rtl:

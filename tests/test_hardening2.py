@@ -212,7 +212,7 @@ def test_untraceable_model_is_a_typed_error():
 
 
 def test_sequential_errors_name_the_module_path_not_torch():
-    model = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 4), nn.Softmax(-1)))
+    model = nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.Linear(4, 4), nn.Softmax(0)))
     gm, _ = rill.fx.prepare_shape(model, torch.randn(2, 4))
     with pytest.raises(rill.UnsupportedError) as e:
         rill.fx.nnir.to_nnir(gm)

@@ -332,7 +332,7 @@ def test_unsupported_nodes_are_listed_in_one_error(tmp_path):
 def test_errors_of_the_fx_frontend_name_the_onnx_node(tmp_path):
     class Broadcast(nn.Module):
         def forward(self, x):
-            return x * x[:, :1]  # a broadcast tensor operand
+            return x * x[:1, :]  # a tensor operand broadcast over rows
 
     path = export(Broadcast(), torch.randn(3, 16), tmp_path / "bc.onnx")
     with pytest.raises(rill.UnsupportedError, match=r"bc\.onnx:\d+: Mul '/Mul'"):

@@ -58,3 +58,31 @@ class CnnNet(nn.Module):
 
     def forward(self, x):
         return torch.relu(self.conv2(torch.relu(self.conv1(x))))
+
+
+class NormLinearGelu(nn.Module):
+    """Reference block 1 of the op-set issue: LayerNorm(256) -> Linear(256, 256) -> GELU."""
+
+    def __init__(self, d: int = 256):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, d)
+        self.act = nn.GELU()
+
+    def forward(self, x):
+        return self.act(self.fc(self.ln(x)))
+
+
+class PreNormFfn(nn.Module):
+    """Reference block 2: the pre-norm residual feed-forward block
+    x + Linear(256, 256)(GELU(Linear(256, 256)(LayerNorm(256)(x))))."""
+
+    def __init__(self, d: int = 256):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, d)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.fc2(self.act(self.fc1(self.ln(x))))

@@ -16,6 +16,7 @@ from ..hw.config import Config
 from ..hw.isa import MOp, Timing, VOp
 from ..hw.numerics import canonical, round_to_bf16
 from ..ir import Graph, Node, OpKind
+from ..ir.graph import BINARY, UNARY
 from .dataflow import Dataflow, Val, ValKind
 
 Row = list[Val | None]
@@ -241,8 +242,14 @@ class Lowering:
     def run(self) -> tuple[Dataflow, dict]:
         env: dict[str, Tensor] = {}
         layout: dict = {}
+        users: dict[str, list[Node]] = {}
+        for node in self.g.nodes:
+            for i in node.inputs:
+                users.setdefault(i, []).append(node)
         for node in self.g.nodes:
             self.df.node, self.df.detail = node.name, ""  # provenance of the ops made below
+            if node.name in env:  # made together with an earlier node (a norm and its Linear)
+                continue
             if node.op is OpKind.INPUT:
                 rows, feats = int(np.prod(node.shape[:-1], dtype=np.int64)), node.shape[-1]
                 fb = blocks(feats, self.B)
@@ -260,7 +267,23 @@ class Lowering:
                     [self.df.vec(_UNARY[node.op], self.materialize(v)) for v in row]
                     for row in env[node.inputs[0]]
                 ]
-            elif node.op in _BINARY:
+            elif node.op in UNARY:  # the function ops: exp, log, ..., softmax, norms
+                from .lower_funcs import (
+                    can_fold_norm,
+                    lower_func,  # imports this module: bound late
+                )
+
+                fold = users.get(node.name, [])
+                fold = fold[0] if len(fold) == 1 and fold[0].op is OpKind.LINEAR else None
+                if fold is not None and can_fold_norm(node, fold):
+                    env[fold.name] = lower_func(self, node, env[node.inputs[0]], fold)
+                else:
+                    env[node.name] = lower_func(self, node, env[node.inputs[0]])
+            elif node.op is OpKind.WHERE:
+                from .lower_funcs import lower_where
+
+                env[node.name] = lower_where(self, node, [env[i] for i in node.inputs])
+            elif node.op in BINARY:
                 a = env[node.inputs[0]]
                 if node.const is not None:
                     cp = np.zeros(len(a[0]) * self.B, np.float32)
@@ -270,6 +293,11 @@ class Lowering:
                     b = [cv for _ in a]
                 else:
                     b = env[node.inputs[1]]
+                if node.op not in _BINARY:  # div and the compares
+                    from .lower_funcs import lower_binary_func
+
+                    env[node.name] = lower_binary_func(self, node, a, b)
+                    continue
                 env[node.name] = [
                     [self.df.vec(_BINARY[node.op], self.materialize(u), self.materialize(v))
                      for u, v in zip(ra, rb, strict=True)]

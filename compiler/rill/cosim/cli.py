@@ -104,8 +104,13 @@ def main(argv: list[str] | None = None) -> int:
           f"(build {res.build_seconds:.1f} s)")
     if res.waves:
         print(f"waves: {res.waves}")
-    return _report(res.ok, res.cycles_per_inference, res.expected_cycles, res.mismatches,
+    code = _report(res.ok, res.cycles_per_inference, res.expected_cycles, res.mismatches,
                    res.errors, len(inputs) * program.n_out, res.run_dir)
+    if not res.ok and res.divergence is not None:  # the first register write that differs
+        print(res.divergence)
+    elif not res.ok and res.divergence_error:
+        print(f"first divergence not found: {res.divergence_error}")
+    return code
 
 
 def replay_main(argv: list[str] | None = None) -> int:

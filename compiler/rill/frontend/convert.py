@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import operator
 import re
+import types
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from ..errors import UnsupportedError
 from ..ir import NNIR, Graph, LstmLayer, Node, OpKind, verify
 from .conv import ConvFrontend
+from .funcs import FuncOps
 from .gru import convert_gru
 from .minmax import MinMaxOps
 from .shape_ops import ShapeOps
@@ -81,6 +83,7 @@ class _Lowering:
         self.convs = ConvFrontend(self)  # conv1d, transposes and the channels-first layout
         self.shapes = ShapeOps(self)  # data movement, sum/mean, matmul, BatchNorm1d, neg, abs
         self.minmax = MinMaxOps(self)  # maximum/minimum, clamp, hardtanh, relu6
+        self.funcs = FuncOps(self)  # exp, log, ..., gelu, softmax, norms, div, compares, where
 
     def fail(self, n: torch.fx.Node, why: str) -> None:
         self.unsupported[f"{_describe(self.gm, n)}: {why}"].append(source_line(n) or n.name)
@@ -127,9 +130,13 @@ class _Lowering:
         a_t = isinstance(a, torch.fx.Node) and a.op != "get_attr"
         b_t = isinstance(b, torch.fx.Node) and b.op != "get_attr"
         if a_t and b_t:
-            if self.shape(a) != self.shape(b):
-                self.fail(n, f"operand shapes {self.shape(a)} and {self.shape(b)} differ")
-                return
+            sa, sb = self.shape(a), self.shape(b)
+            if sa != sb:
+                a, b = self.broadcast_features(n, a, b)
+                if a is None:
+                    self.fail(n, f"operand shapes {sa} and {sb} differ (broadcasting only a "
+                              "size-1 feature axis over the features is supported)")
+                    return
             self.emit(n, op, [a, b])
             return
         if not (a_t or b_t):
@@ -151,6 +158,27 @@ class _Lowering:
                                    const=c))
             return
         self.emit(n, op, [tensor], const=c)
+
+    def broadcast_features(self, n: torch.fx.Node, a, b):
+        """(*lead, 1) against (*lead, F): the one feature moved to every lane (a lane move on
+        the matrix unit, so rounded to bf16: docs/numerics.md, "Data movement"), as a node
+        named after n. Returns the operands, or (None, None) when that is not the case."""
+        from ..ir.lanes import LaneMap
+
+        sa, sb = self.shape(a), self.shape(b)
+        if len(sa) != len(sb) or sa[:-1] != sb[:-1] or 1 not in (sa[-1], sb[-1]):
+            return None, None
+        one, full = (a, b) if sa[-1] == 1 else (b, a)
+        shape = self.shape(full)
+        rows, feats = int(np.prod(shape[:-1], dtype=np.int64)), shape[-1]
+        r = np.repeat(np.arange(rows), feats)
+        m = LaneMap(r, np.tile(np.arange(feats), rows), np.zeros_like(r), r,
+                    np.zeros_like(r), np.ones(r.size, np.float32))
+        name = f"{n.name}_bcast"
+        self.nodes.append(Node(name, OpKind.LANES, (self.alias.get(one.name, one.name),),
+                               shape, source_line(n), moves=m))
+        moved = types.SimpleNamespace(name=name)  # emit() needs only the operand's name
+        return (moved, full) if one is a else (full, moved)
 
     def identity(self, n: torch.fx.Node, args: list, training: bool) -> None:
         """Dropout in eval mode (or with p=0) and nn.Identity pass their input through."""
@@ -226,7 +254,7 @@ class _Lowering:
         self.lstm_results.add(n.name)
 
     def node(self, n: torch.fx.Node) -> None:
-        if self.convs.handle(n) or self.minmax.handle(n):
+        if self.convs.handle(n) or self.minmax.handle(n) or self.funcs.handle(n):
             return
         if n.op == "placeholder":
             self.emit(n, OpKind.INPUT, [])

@@ -289,11 +289,14 @@ class ShapeOps:
         shift = beta - mod.running_mean.double().numpy() * scale
         prev_name = lo.alias.get(x.name, x.name)
         prev = [k for k, nd in enumerate(lo.nodes) if nd.name == prev_name]
-        if prev and len(x.users) == 1 and lo.nodes[prev[0]].op in (OpKind.LINEAR,
-                                                                   OpKind.CONV1D):
-            k = prev[0]
-            p = lo.nodes[k]  # fold: W' = scale W, b' = scale b + shift (float64, then float32)
-            sc = scale.reshape((-1,) + (1,) * (p.weight.ndim - 1))
+        p = lo.nodes[prev[0]] if prev else None
+        sc = None if p is None or p.weight is None else \
+            np.asarray(scale).reshape((-1,) + (1,) * (p.weight.ndim - 1))
+        # fold unless a folded weight would leave bf16's range (flush to zero, inf) where the
+        # original weight did not: then MUL + ADD after the layer keep the scale exact
+        if p is not None and len(x.users) == 1 and p.op in (OpKind.LINEAR, OpKind.CONV1D) \
+                and _fold_keeps_weights(p.weight, p.weight.astype(np.float64) * sc):
+            k = prev[0]  # fold: W' = scale W, b' = scale b + shift (float64, then float32)
             bias = shift if p.bias is None else p.bias.astype(np.float64) * scale + shift
             w = (p.weight.astype(np.float64) * sc).astype(np.float32)
             lo.nodes[k] = dataclasses.replace(p, weight=w, bias=bias.astype(np.float32))
@@ -318,6 +321,14 @@ class ShapeOps:
         for k, a in enumerate(args):
             lo.nodes.append(Node(n.name if k == 0 else f"{n.name}_{k}", OpKind.OUTPUT,
                                  (a.name,), lo.shape(a)))
+
+
+def _fold_keeps_weights(w: np.ndarray, folded: np.ndarray) -> bool:
+    from ..hw.numerics import canonical, round_to_bf16
+
+    orig = round_to_bf16(np.asarray(w, np.float32))
+    new = canonical(round_to_bf16(folded.astype(np.float32)))
+    return bool(np.isfinite(new).all() and (new[orig != 0] != 0).all())
 
 
 __all__ = ["ShapeOps", "emit_abs"]

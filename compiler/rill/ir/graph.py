@@ -28,6 +28,28 @@ class OpKind(enum.StrEnum):
     MIN = "min"
     ABS = "abs"
     NEG = "neg"
+    # the function unit and compositions on the vector unit (compile/lower_funcs.py)
+    EXP = "exp"
+    EXP2 = "exp2"
+    LOG = "log"
+    LOG2 = "log2"
+    SQRT = "sqrt"
+    RSQRT = "rsqrt"
+    RECIP = "reciprocal"
+    SILU = "silu"
+    SOFTPLUS = "softplus"
+    GELU = "gelu"  # approximate='none': x * PHI(x)
+    GELU_TANH = "gelu_tanh"  # approximate='tanh'
+    SOFTMAX = "softmax"  # over the features (last axis)
+    LOG_SOFTMAX = "log_softmax"
+    LAYER_NORM = "layer_norm"  # weight = gamma, bias = beta (or None), attrs["eps"]
+    RMS_NORM = "rms_norm"  # weight = gamma (or None), attrs["eps"]
+    DIV = "div"
+    GT = "gt"  # 1.0 where a > b, else 0.0 (a float mask, as (a > b).float())
+    GE = "ge"
+    LT = "lt"
+    LE = "le"
+    WHERE = "where"  # inputs: the mask, then tensor operands; attrs["a"]/["b"]: constants
     LSTM = "lstm"
     GRU = "gru"
     CONV1D = "conv1d"
@@ -36,8 +58,14 @@ class OpKind(enum.StrEnum):
     OUTPUT = "output"
 
 
-UNARY = frozenset({OpKind.RELU, OpKind.SIGMOID, OpKind.TANH, OpKind.ABS, OpKind.NEG})
-BINARY = frozenset({OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAX, OpKind.MIN})
+UNARY = frozenset({OpKind.RELU, OpKind.SIGMOID, OpKind.TANH, OpKind.ABS, OpKind.NEG,
+                   OpKind.EXP, OpKind.EXP2, OpKind.LOG, OpKind.LOG2, OpKind.SQRT, OpKind.RSQRT,
+                   OpKind.RECIP, OpKind.SILU, OpKind.SOFTPLUS, OpKind.GELU, OpKind.GELU_TANH,
+                   OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.LAYER_NORM, OpKind.RMS_NORM})
+BINARY = frozenset({OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.MAX, OpKind.MIN, OpKind.DIV,
+                    OpKind.GT, OpKind.GE, OpKind.LT, OpKind.LE})
+# ops that combine the features of a row (the rest work lane by lane)
+ROW_FUNCS = frozenset({OpKind.SOFTMAX, OpKind.LOG_SOFTMAX, OpKind.LAYER_NORM, OpKind.RMS_NORM})
 # recurrent layers: `layers`, `seq_axis`; stateful (state pinned on chip) once streamed
 RECURRENT = frozenset({OpKind.LSTM, OpKind.GRU})
 
@@ -89,6 +117,7 @@ class Node:
     # (docs/architecture.md, "Convolutions"); the program swaps the last two axes on the host
     channels_first: bool = False
     moves: object | None = None  # lanes: a rill.ir.lanes.LaneMap
+    attrs: dict = dataclasses.field(default_factory=dict)  # eps of a norm; where's constants
 
     def __post_init__(self) -> None:
         if not isinstance(self.op, OpKind):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import NNIRError
 from .conv import check_conv
-from .graph import BINARY, UNARY, Graph, Node, OpKind
+from .graph import BINARY, ROW_FUNCS, UNARY, Graph, Node, OpKind
 from .lanes import check_lanes, check_rows
 
 
@@ -39,6 +39,10 @@ def verify(g: Graph) -> Graph:
         elif n.op in UNARY:
             if len(ins) != 1 or ins[0].shape != n.shape:
                 raise NNIRError(f"{n.where()}: expects one operand of shape {n.shape}")
+            for what, v in (("weight", n.weight), ("bias", n.bias)):
+                if n.op in ROW_FUNCS and v is not None and v.shape != (n.shape[-1],):
+                    raise NNIRError(f"{n.where()}: {what} of shape {tuple(v.shape)}, expected "
+                                    f"({n.shape[-1]},)")
         elif n.op in BINARY:
             if n.const is not None:
                 ok = len(ins) == 1 and ins[0].shape == n.shape
@@ -49,6 +53,15 @@ def verify(g: Graph) -> Graph:
                 raise NNIRError(
                     f"{n.where()}: operand shapes {[i.shape for i in ins]} do not match {n.shape}"
                 )
+        elif n.op is OpKind.WHERE:
+            consts = [n.attrs.get(k) for k in ("a", "b")]
+            ok = len(ins) == 1 + sum(c is None for c in consts)
+            ok = ok and all(i.shape == n.shape for i in ins)
+            ok = ok and all(c is None or (c.ndim == 1 and c.shape[0] == n.shape[-1])
+                            for c in consts)
+            if not ok:
+                raise NNIRError(f"{n.where()}: mask and operand shapes {[i.shape for i in ins]} "
+                                f"do not match {n.shape}")
         elif n.op is OpKind.LSTM:
             (x,) = ins
             if not n.layers or x.shape[-1] != n.layers[0].w_ih.shape[1]:
@@ -81,6 +94,8 @@ def _check_parameters(n: Node) -> None:
         for name, w in (("w_ih", layer.w_ih), ("w_hh", layer.w_hh))
     ]
     for what, w in params:
+        if n.op in ROW_FUNCS:
+            continue  # a norm's weight is its per-feature scale (checked with the shapes)
         if w is not None and (w.ndim != (3 if n.op is OpKind.CONV1D else 2) or 0 in w.shape):
             raise NNIRError(
                 f"{n.where()}: {what} of shape {tuple(w.shape)} is empty; a layer needs at "
