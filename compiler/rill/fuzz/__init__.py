@@ -54,14 +54,14 @@ def _prune(desc: dict, out: int) -> dict:
             continue
         live.add(i)
         n = nodes[i]
-        todo += [n[k] for k in ("src", "a", "b") if k in n]
+        todo += [n[k] for k in gen.REFS if k in n]
     live.add(0)
     order = sorted(live)
     remap = {old: new for new, old in enumerate(order)}
     new = []
     for i in order:
         n = dict(nodes[i])
-        for k in ("src", "a", "b"):
+        for k in gen.REFS:
             if k in n:
                 n[k] = remap[n[k]]
         new.append(n)
@@ -74,7 +74,7 @@ def _bypass(desc: dict, i: int, to: int) -> dict:
     """Node i replaced by node `to` (same feature size) in every use."""
     d = copy.deepcopy(desc)
     for n in d["nodes"][i + 1:]:
-        for k in ("src", "a", "b"):
+        for k in gen.REFS:
             if n.get(k) == i:
                 n[k] = to
     return _prune(d, len(d["nodes"]) - 1 if i != len(d["nodes"]) - 1 else to)
@@ -88,7 +88,7 @@ def _candidates(desc: dict) -> Iterator[dict]:
         yield _prune(desc, j) if j else None
     for i in range(1, last + 1):  # drop one node
         n = nodes[i]
-        for k in ("src", "a", "b"):
+        for k in gen.REFS:
             if k in n and f[n[k]] == f[i]:
                 yield _bypass(desc, i, n[k])
     for i, n in enumerate(nodes):  # simplify one node

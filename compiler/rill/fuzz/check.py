@@ -8,6 +8,10 @@ checked only where torch float32 is finite and the bound is finite and stays bel
 range; a VM value outside `2 * bound` is a mismatch. A bound of NaN means the hardware may
 give NaN there (inf x 0 with a parameter that flushes to zero, inf - inf between values that may
 be infinite): it propagates through every later op, and such elements are not checked.
+The function ops (fuzz/funcs.py) bound with the documented table errors; besides, where the
+hardware's register value is certain (`Ref.known`: the input stream, exact ops, masks and
+selects of known values, the documented specials such as sqrt(-1) = NaN and 1/-0 = -inf), the
+output must be its bf16 rounding bit for bit (NaN as NaN), whatever torch says.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 
 from ..errors import RillError
 from . import conv as fconv
+from . import funcs as ffn
 from . import gen, ops2
 from . import minmax as fmm
 
@@ -167,14 +172,46 @@ def _gru(mod, x, ex):
     return x, ex
 
 
-def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float64 value and error bound of the model's output."""
+class Ref(tuple):
+    """(value, bound) of the output; `.known`: (mask, register value) where the hardware's
+    value is certain (fuzz/funcs.py)."""
+
+    known: tuple
+
+
+def _known(op: str, n: dict, known: list, shape) -> tuple:
+    """The exact register value through the exact ops (identity, neg, abs, relu)."""
+    if op == "identity" or op in ("neg", "abs") or (op == "act" and n["fn"] == "relu"):
+        h, k = known[n["src"]]
+        k = k.astype(np.float32)
+        nan = np.isnan(k)  # RELU, NEG and ABS keep a NaN (canonical)
+        with np.errstate(invalid="ignore"):
+            k = -k if op == "neg" else np.abs(k) if op == "abs" else \
+                np.where(k > 0, k, np.float32(0)) if op == "act" else k
+        return h, np.where(nan, np.float32(np.nan), k).astype(np.float32)
+    return ffn.unknown(shape)
+
+
+def _norm_source(nodes: list, j: int) -> int | None:
+    """The norm node a Linear reads (through identities), or None."""
+    while nodes[j]["op"] == "identity":
+        j = nodes[j]["src"]
+    return j if nodes[j]["op"] == "norm" else None
+
+
+def reference(model: gen.FuzzNet, x: np.ndarray) -> Ref:
+    """float64 value and error bound of the model's output (and its `known` register
+    values)."""
     x = x.astype(np.float64)
     with np.errstate(all="ignore"):
         ex = np.where(np.abs(x) < 2.0**-126, np.abs(x), EPS * np.abs(x))
     vals = [_clip(x, ex)]
+    known = [ffn.input_known(x)]
+    normed = {}  # norm node -> (u, eu, gamma, beta): the normalised value, for a folded Linear
+    B = getattr(model, "block", 8)
     for i, n in enumerate(model.nodes[1:], 1):
         op = n["op"]
+        kn = None
         if op == "linear":
             if n["form"] == "module":
                 m = getattr(model, f"l{i}")
@@ -184,6 +221,15 @@ def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
                 b = getattr(model, f"b{i}")
                 b = _p(b) if b is not None else None
             r = _lin(*vals[n["src"]], w, b)
+            j = _norm_source(model.nodes, n["src"])
+            if j is not None:  # may be folded: r ((W diag g) d) + (W beta + b)
+                u, eu, g, beta = normed[j]
+                wf = w if g is None else w * g[None, :]
+                bf = b if beta is None else (0.0 if b is None else b) + w @ beta
+                rf = _lin(u, eu, wf, bf)
+                with np.errstate(invalid="ignore"):
+                    r = (r[0], np.where(np.isnan(r[1]) | np.isnan(rf[1]), np.nan,
+                                        np.maximum(r[1], rf[1])))
         elif op == "lstm":
             r = _lstm(getattr(model, f"l{i}"), *vals[n["src"]])
         elif op == "gru":
@@ -196,6 +242,12 @@ def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
             r = ops2.reference(model, i, n, vals)
         elif op in fmm.OPS3:
             r = fmm.reference(model, i, n, vals)
+        elif op in ffn.OPS4:
+            r, kn = ffn.reference(model, i, n, vals, known, B)
+            if op == "norm":
+                g, beta, eps = ffn.params(model, i, n)
+                normed[i] = (*ffn.norm(*ffn.tight(vals[n["src"]], known[n["src"]]),
+                                       n["fn"] == "layer", eps, B), g, beta)
         elif op == "act":
             a, ea = vals[n["src"]]
             r = (np.maximum(a, 0), ea + TINY) if n["fn"] == "relu" else \
@@ -212,7 +264,13 @@ def reference(model: gen.FuzzNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
             r = _mul(a, ea, k, ek) if fn == "mul" else _add(k, ek, a, ea, -1.0) \
                 if fn == "rsub" else _add(a, ea, k, ek, -1.0 if fn == "sub" else 1.0)
         vals.append(_clip(*r))
-    return vals[-1]
+        shape = np.shape(vals[-1][0])
+        if kn is None:
+            kn = _known(op, n, known, shape)
+        known.append(tuple(np.broadcast_to(t, shape) for t in kn))
+    ref = Ref(vals[-1])
+    ref.known = known[-1]
+    return ref
 
 
 def compare(desc: dict, y: np.ndarray, expected: np.ndarray, ref: tuple) -> Outcome | None:
@@ -222,12 +280,27 @@ def compare(desc: dict, y: np.ndarray, expected: np.ndarray, ref: tuple) -> Outc
     with np.errstate(all="ignore"):
         ok = np.abs(y.astype(np.float64) - v) <= 2 * e + TINY
     bad = mask & ~ok
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        detail = (f"{int(bad.sum())} of {int(mask.sum())} checked elements differ; first {idx}: "
+                  f"vm {y[idx]!r} torch {expected[idx]!r} ref {v[idx]:.6g} +- {2 * e[idx]:.3g}")
+        return Outcome("fail", "numeric", detail)
+    known = getattr(ref, "known", None)
+    if known is None:
+        return None
+    # where the register value is certain: the output beat is its bf16 rounding, bit for bit
+    # (NaN as NaN)
+    h, k = (np.broadcast_to(t, y.shape) for t in known)
+    want = ffn.bf16(k)
+    y32 = y.astype(np.float32)
+    same = (y32.view(np.uint32) == want.view(np.uint32)) | (np.isnan(y32) & np.isnan(want))
+    bad = h & ~same
     if not bad.any():
         return None
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
-    detail = (f"{int(bad.sum())} of {int(mask.sum())} checked elements differ; first {idx}: "
-              f"vm {y[idx]!r} torch {expected[idx]!r} ref {v[idx]:.6g} +- {2 * e[idx]:.3g}")
-    return Outcome("fail", "numeric", detail)
+    return Outcome("fail", "numeric", f"{int(bad.sum())} of {int(h.sum())} known elements "
+                   f"differ; first {idx}: vm {y[idx]!r} torch {expected[idx]!r} hardware "
+                   f"certainly {want[idx]!r}")
 
 
 def run_case(desc: dict, rtl: bool = False) -> Outcome:

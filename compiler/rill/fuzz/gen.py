@@ -16,6 +16,10 @@ is one of
     {"op": "lstm" | "gru", "src": j, "hidden": h, "layers": L, "bias": b}
     {"op": "identity", "src": j, "form": "dropout" | "function" | "identity"}  (eval mode)
     {"op": "conv", "src": j, "out": n, "k": k, "dilation": d, ...}  (rows as time: fuzz/conv.py)
+    {"op": "fn" | "div" | "mask" | "where" | "softmax" | "norm", ...}   (exp, log, ..., gelu,
+     division, compares and selects, softmax, LayerNorm/RMSNorm: fuzz/funcs.py)
+
+Nodes name the nodes they read under the keys `REFS`.
 
 The last node is the output. Every op the frontend supports belongs in `OPS` and `_node`.
 """
@@ -29,13 +33,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import conv as fconv
+from . import funcs as ffn
 from . import minmax as fmm
 from . import ops2
 
 PRESETS = ("c1b8", "c2b16", "c3b16")
 OPS = ("linear", "act", "bin", "scalar", "const", "lstm", "gru", "identity", "conv",
        *ops2.OPS2,  # data movement, sum/mean, matmul, BatchNorm1d, neg, abs: fuzz/ops2.py
-       *fmm.OPS3)  # max/min, clamp, hardtanh, relu6: fuzz/minmax.py
+       *fmm.OPS3,  # max/min, clamp, hardtanh, relu6: fuzz/minmax.py
+       *ffn.OPS4)  # exp, log, ..., div, compares, where, softmax, norms: fuzz/funcs.py
+REFS = ("src", "a", "b", "x", "y")  # the keys of a node that name other nodes
 RNNS = ("lstm", "gru")  # at most one recurrent layer per model
 WMODES = ("normal", "normal", "normal", "big", "tiny", "cancel", "huge")
 SPECIALS = {
@@ -67,6 +74,9 @@ def features(desc: dict) -> list[int]:
         if n["op"] in fmm.OPS3:
             f.append(fmm.features(n, f))
             continue
+        if n["op"] in ffn.OPS4:
+            f.append(ffn.features(n, f))
+            continue
         f.append(n["out"] if n["op"] in ("linear", "conv") else n["hidden"] if n["op"] in RNNS
                  else f[n["a"] if n["op"] == "bin" else n["src"]])
     return f
@@ -86,7 +96,7 @@ def generate(rng: random.Random, configs: tuple[str, ...] = PRESETS) -> dict:
     for _ in range(rng.randint(1, rng.choice([4, 7, 12]))):
         f = features(desc)
         j = rng.randrange(len(nodes))
-        op = rng.choice(OPS)
+        op = rng.choice(ffn.OPS4 if rng.random() < 0.2 else OPS)  # the function ops: often
         if op in RNNS and not has_lstm:
             op = "linear"
         if op in RNNS:
@@ -97,6 +107,10 @@ def generate(rng: random.Random, configs: tuple[str, ...] = PRESETS) -> dict:
             nodes.append(ops2.generate(rng, op, j, f, lambda: _size(rng, B)))
         elif op in fmm.OPS3:
             nodes.append(fmm.generate(rng, op, j, f))
+        elif op in ffn.OPS4:
+            for n in ffn.generate(rng, op, j, f, lambda: _size(rng, B)):
+                nodes.append(n)
+                f = features(desc)
         elif op == "linear":
             nodes.append({"op": "linear", "src": j, "out": _size(rng, B),
                           "bias": rng.random() < 0.7, "form": rng.choice(["module", "function"])})
@@ -145,6 +159,7 @@ class FuzzNet(nn.Module):
     def __init__(self, desc: dict):
         super().__init__()
         self.nodes = [dict(n) for n in desc["nodes"]]
+        self.block = block_size(desc["config"])
         gen = torch.Generator().manual_seed(desc["seed"])
         f = features(desc)
         wmode = desc["wmode"]
@@ -183,6 +198,8 @@ class FuzzNet(nn.Module):
                     n, fin, lambda shape, fan_in: _weights(gen, shape, fan_in, wmode)))
             elif n["op"] in fmm.OPS3:
                 fmm.build(self, i, n, f[i], gen)
+            elif n["op"] in ffn.OPS4:
+                ffn.build(self, i, n, f[i], gen)
             elif n["op"] in ops2.OPS2:
                 ops2.build(self, i, n, fin, lambda s, fan: _weights(gen, s, fan, wmode))
             elif n["op"] == "identity" and n["form"] != "function":
@@ -226,6 +243,8 @@ class FuzzNet(nn.Module):
                 y = ops2.forward(self, i, n, v)
             elif op in fmm.OPS3:
                 y = fmm.forward(self, i, n, v)
+            elif op in ffn.OPS4:
+                y = ffn.forward(self, i, n, v)
             elif op == "scalar":
                 a, c = v[n["src"]], n["c"]
                 fn = n["fn"]
