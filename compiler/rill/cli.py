@@ -34,6 +34,8 @@ COMMANDS = {
               "model op (text or --format jsonl)"),
     "report": ("rill.report", "latency report of a saved program: critical path by model op, "
                "unit utilisation, HTML with charts (--rtl: measured cycles)"),
+    "sweep": ("rill.sweep.cli", "design-space sweep on Dask: configs x models -> cycles, fit, "
+              "resources, Fmax, µs; CSV, HTML plots (--cores 1,2 --block 16,32 --models lstm)"),
     "fuzz": ("rill.fuzz", "random models: VM vs torch (and --rtl: vs RTL), failures shrunk "
              "and saved (--out, --replay)"),
 }
