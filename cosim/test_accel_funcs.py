@@ -35,13 +35,11 @@ class Funcs(torch.nn.Module):
 def test_function_ops(cfg):
     torch.manual_seed(5)
     model = Funcs().eval()
-    x = torch.randn(2, 20)
+    x = torch.randn(1, 20)  # one row: the program fits the small configs' 64 registers
     gm, _ = rill.fx.prepare_shape(model, x)
-    program = rill.fx.nnir.to_nnir(gm).to_program(
-        rill.Config(num_cores=CONFIGS[cfg]().num_cores, block_size=CONFIGS[cfg]().block_size,
-                    rf_depth=512), name="funcs")
+    program = rill.fx.nnir.to_nnir(gm).to_program(CONFIGS[cfg](), name="funcs")
     rng = np.random.default_rng(2)
-    xs = [rng.standard_normal((2, 20)).astype(np.float32) * s for s in (1, 3, 30, 0.01)]
+    xs = [rng.standard_normal((1, 20)).astype(np.float32) * s for s in (1, 3, 30, 0.01, 1)]
     xs[1][0, :6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30]  # specials through every op
-    xs[2][1, 3] = 200.0  # exp overflows, softmax's shift must hold
+    xs[2][0, 3] = 200.0  # exp overflows, softmax's shift must hold
     check(program, xs)
