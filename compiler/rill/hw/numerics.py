@@ -168,15 +168,18 @@ def activation_table() -> tuple[np.ndarray, np.ndarray]:
 _C0, _C1 = activation_table()
 
 
-def _tanh_fixed(x: np.ndarray, in_frac: int) -> tuple[np.ndarray, np.ndarray]:
-    """|x| -> tanh(|x| * 2**(16 - in_frac)) in units of 2**-16, and the sign of x."""
+def _tanh_fixed(x: np.ndarray, in_frac: int, c0: np.ndarray | None = None,
+                c1: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """|x| -> tanh(|x| * 2**(16 - in_frac)) in units of 2**-16 (or the table c0, c1: PHI's
+    erf), and the sign of x."""
     x = canonical(x)
     mag = np.abs(x.astype(np.float64))
     with np.errstate(invalid="ignore", over="ignore"):
         u = np.floor(np.minimum(mag * 2.0**in_frac, ACT_U_MAX))
     u = np.where(np.isnan(x), 0, u).astype(np.int64)
     seg, frac = u >> ACT_FRAC_BITS, u & ((1 << ACT_FRAC_BITS) - 1)
-    y = _C0[seg] + ((_C1[seg] * frac) >> ACT_FRAC_BITS)
+    c0, c1 = (_C0, _C1) if c0 is None else (c0, c1)
+    y = c0[seg] + ((c1[seg] * frac) >> ACT_FRAC_BITS)
     return y, np.signbit(x)
 
 
@@ -306,14 +309,8 @@ _P0, _P1 = phi_table()
 def act_phi(x: np.ndarray) -> np.ndarray:
     """PHI(x) = (1 + erf(x / sqrt 2)) / 2, the normal CDF: u = min(floor(|x| 2^16), 2^19 - 1)
     as TANH, y from the erf table, s = 2^16 +- y, result s 2^-17 (exact)."""
-    x = canonical(x)
-    mag = np.abs(x.astype(np.float64))
-    with np.errstate(invalid="ignore", over="ignore"):
-        u = np.floor(np.minimum(mag * 2.0**ACT_IN_FRAC, ACT_U_MAX))
-    u = np.where(np.isnan(x), 0, u).astype(np.int64)
-    seg, frac = u >> ACT_FRAC_BITS, u & ((1 << ACT_FRAC_BITS) - 1)
-    y = _P0[seg] + ((_P1[seg] * frac) >> ACT_FRAC_BITS)
-    s = (1 << ACT_OUT_FRAC) + np.where(np.signbit(x), -y, y)
+    y, neg = _tanh_fixed(x, ACT_IN_FRAC, _P0, _P1)
+    s = (1 << ACT_OUT_FRAC) + np.where(neg, -y, y)
     out = (s.astype(np.float64) * 2.0 ** -(ACT_OUT_FRAC + 1)).astype(np.float32)
     return np.where(np.isnan(x), from_f32_bits(NAN32), out).astype(np.float32)
 
