@@ -1,6 +1,7 @@
 """`rill.NNIR.from_onnx`: models exported with torch.onnx.export compile to the same program bits
 as the torch.fx path, and run close to torch (and to onnxruntime when it is installed)."""
 
+import math
 import warnings
 
 import numpy as np
@@ -196,6 +197,63 @@ def test_function_ops_match_the_fx_path(tmp_path):
     Greater/LessOrEqual + Where, Div: the fx frontend's function ops, the same bits."""
     torch.manual_seed(8)
     check(Funcs(), torch.randn(3, 8), tmp_path)
+
+
+class ErfGelu(nn.Module):
+    """GELU written with erf, in the associations transformer code and exporters use."""
+
+    def __init__(self, form: int):
+        super().__init__()
+        self.fc, self.form = nn.Linear(8, 8), form
+
+    def forward(self, x):
+        h = self.fc(x)
+        if self.form == 0:  # Hugging Face's gelu
+            return h * 0.5 * (1.0 + torch.erf(h / math.sqrt(2.0)))
+        if self.form == 1:
+            return 0.5 * h * (1 + torch.erf(h * (1 / math.sqrt(2.0)))) + h
+        return h * ((torch.erf(h / math.sqrt(2.0)) + 1) * 0.5)
+
+
+class GeluRef(nn.Module):
+    def __init__(self, src: ErfGelu):
+        super().__init__()
+        self.fc, self.form = src.fc, src.form
+
+    def forward(self, x):
+        h = self.fc(x)
+        return F.gelu(h) + h if self.form == 1 else F.gelu(h)
+
+
+@pytest.mark.skipif(not hasattr(rill.ir.OpKind, "GELU"), reason="no GELU in rill yet")
+def test_gelu_spelled_with_erf(tmp_path):
+    """nn.GELU exported below opset 20 (Div, Erf, Add, Mul, Mul) and hand-written erf GELUs
+    in three associations: one gelu, the same bits as F.gelu through the fx path."""
+    torch.manual_seed(11)
+    x = torch.randn(3, 8)
+    ops = [n.op_type for n in onnx.load(str(export(nn.GELU(), x, tmp_path / "g.onnx",
+                                                   opset_version=17))).graph.node]
+    assert "Erf" in ops and "Gelu" not in ops
+    check(nn.Sequential(nn.Linear(8, 8), nn.GELU()), x, tmp_path, opset_version=17)
+    for form in range(3):
+        m = ErfGelu(form).eval()
+        nnir = check(m, x, tmp_path, fx=False)
+        gm, _ = rill.fx.prepare_shape(GeluRef(m), x)
+        assert np.array_equal(run(rill.fx.nnir.to_nnir(gm), C2B16, x, None),
+                              run(nnir, C2B16, x, None))
+
+
+def test_erf_outside_gelu_is_refused(tmp_path):
+    class Erfs(nn.Module):
+        def forward(self, x):
+            s = 1.0 + torch.erf(x / math.sqrt(2.0))  # s has a second use: not GELU's
+            return x * 0.5 * s + s, torch.erf(x)
+
+    path = export(Erfs(), torch.randn(2, 8), tmp_path / "erf.onnx")
+    with pytest.raises(rill.UnsupportedError) as e:
+        rill.NNIR.from_onnx(path)
+    assert "Erf: only inside GELU written as x * 0.5 * (1 + erf(x / sqrt(2))) " in str(e.value)
+    assert "2x at /Erf; /Erf_1" in str(e.value)
 
 
 def test_ops_only_onnx_spells(tmp_path):

@@ -32,6 +32,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ..errors import LoadError, UnsupportedError
 from ..ir import NNIR
 from ..nn import PaddedConv1d
+from . import onnx_gelu
 from .convert import to_nnir
 from .prepare import _shape_of
 
@@ -98,6 +99,8 @@ class _Builder:
         self.cur: tuple[int, object] | None = None
         # MatMul results a following Add may give a bias: name -> (Linear, its input's sample)
         self.linear_out: dict[str, tuple[torch.nn.Linear, torch.Tensor]] = {}
+        # values a pattern recognised at an earlier node computes (name -> value)
+        self.replace: dict[str, _Dyn] = {}
         g = model.graph
         self.uses = collections.Counter(i for n in g.node for i in n.input if i)
         self.uses.update(o.name for o in g.output)
@@ -214,6 +217,9 @@ class _Builder:
                     self.fail(n, str(e))
                     outs = [_BAD] * len(n.output)
             outs = list(outs) + [_BAD] * (len(n.output) - len(outs))
+            # the value a fused pattern computed earlier (onnx_gelu) replaces this node's
+            outs = [self.replace.pop(name, v) if name else v
+                    for name, v in zip(n.output, outs, strict=False)]
             for name, v in zip(n.output, outs, strict=False):
                 if name:
                     self.env[name] = v
@@ -435,6 +441,19 @@ class _Builder:
         x = self.dyn(ins[0])
         y = self.call(torch.nn.functional.gelu, x.base(), approximate=approx)
         return [_Dyn(y.node, y.sample, x.shape, x.via)]
+
+    def op_Erf(self, n, ins, a):
+        """Erf only inside GELU's `x · 0.5 · (1 + erf(x / √2))` (onnx_gelu): the pattern's
+        last Mul gets gelu(x); the nodes between are left without a value (nothing else
+        reads them)."""
+        consts = {k: v for k, v in self.env.items() if isinstance(v, np.ndarray)}
+        m = onnx_gelu.match(self.model.graph, consts, self.cur[0] - 1)
+        x = None if m is None else self.env.get(m.x)
+        if not isinstance(x, _Dyn):
+            raise _Refuse("only inside GELU written as x * 0.5 * (1 + erf(x / sqrt(2))) (how "
+                          "torch.onnx.export writes nn.GELU before opset 20)")
+        self.replace[m.output] = self.op_Gelu(n, [x], {})[0]
+        return [_BAD]
 
     def softmax(self, n, ins, a, fn):
         x = self.materialize(self.dyn(ins[0]))
