@@ -1,20 +1,21 @@
 // Activation unit: TANH, SIGMOID and PHI, numerics.act_tanh / act_sigmoid / act_phi
-// (docs/numerics.md). Seven register stages: inputs in cycle c, y_o valid in cycle c+7.
+// (docs/numerics.md). Five register stages: inputs in cycle c, y_o valid in cycle c+5.
 // Two tables in one ROM of 2048 words, address {phi, segment}: ACT_TABLE (tanh) and
 // ACT_PHI_TABLE (erf(x / sqrt 2)). PHI reads u as TANH does and combines as SIGMOID does
 // (the "cdf" combine: s = 2^16 +- y, result s * 2^-17).
 //   Q   quantise: u = min(floor(|x| * 2^16 (tanh, phi) or 2^15 (sigmoid)), 2^19 - 1): the top
 //       19 significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1
-//   T   table read: {c0, c1} = table[{phi, u >> 9}] from a block-RAM ROM (its registered read)
-//   R   the ROM word registered again (block-RAM clock-to-out is slow); fs = f = u & 511, or
-//       -f for a negative x's sigmoid / phi
-//   M   c1 * fs (DSP multiplier); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid, phi), as
+//   T   table read: {c0, c1} = table[{phi, u >> 9}] from a block-RAM ROM (its registered read);
+//       beside it fs = f = u & 511, or -f for a negative x's sigmoid / phi
+//   M   c1 * fs straight from the ROM's read register (block-RAM clock-to-out, then the DSP
+//       multiplier: 2 + 3 levels); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid, phi), as
 //       o * 2^9 (+ 511 when subtracting)
-//   A   o * 2^9 + c1 * fs (+ 511) (DSP post-adder); mag = that >> 9 = o +- ((c1 * f) >> 9):
-//       tanh |y|, sigmoid / phi s = 2^16 +- y
-//   N1  leading-zero count of mag (rill_lzc)
-//   N2  integer -> fp32 (exact): normalising shift, exponent, pack: tanh +-y * 2^-16,
+//   A   o * 2^9 + c1 * fs (+ 511) (the DSP post-adder); mag = that >> 9 = o +- ((c1 * f) >> 9):
+//       tanh |y|, sigmoid / phi s = 2^16 +- y; and the leading-zero count of mag (rill_lzc)
+//   N   integer -> fp32 (exact): normalising shift, exponent, pack: tanh +-y * 2^-16,
 //       sigmoid / phi s * 2^-17, +0 when mag = 0; NaN -> 0x7FC00000
+// (Until issue 11's second pass the ROM word had its own register stage R and the count its
+// own stage N1: seven stages. rill synth measures the merged stages inside the level budget.)
 module rill_act
   import rill_pkg::*;
 (
@@ -98,7 +99,7 @@ module rill_act
   flags_t                   t_flags_q;
   logic [EW-1:0]            rom [WORDS];
   logic [EW-1:0]            rom_d, rom_q;
-  logic [FW-1:0]            t_f_q;
+  logic signed [FW:0]       fs_d, fs_q;  // f, or -f for a negative x's sigmoid / phi
 
   initial begin
     for (int k = 0; k < SEGS; k++) begin
@@ -108,61 +109,52 @@ module rill_act
   end
 
   assign rom_d = rom[{q_phi_q, u_q[UW-1:ACT_FRAC_BITS]}];
-
-  // ---------------------------------------------------------------- R: register the ROM word
-  flags_t                   r_flags_q;
-  logic [ACT_C0_BITS-1:0]   c0_d, c0_q;
-  logic [ACT_C1_BITS-1:0]   c1_d, c1_q;
-  logic signed [FW:0]       fs_d, fs_q;  // f, or -f for a negative x's sigmoid / phi
-
-  always_comb begin
-    c0_d = rom_q[EW-1:ACT_C1_BITS];
-    c1_d = rom_q[ACT_C1_BITS-1:0];
-    fs_d = (t_flags_q.cdf && t_flags_q.neg) ? -$signed({1'b0, t_f_q})
-                                                  : $signed({1'b0, t_f_q});
-  end
+  assign fs_d  = (q_flags_q.cdf && q_flags_q.neg) ? -$signed({1'b0, u_q[FW-1:0]})
+                                                  : $signed({1'b0, u_q[FW-1:0]});
 
   // ---------------------------------------------------------------- M: multiply, offset
   // With P = c1 * f >= 0: o + (P >> 9) = (o * 2^9 + P) >> 9 and o - (P >> 9) =
   // (o * 2^9 + 511 - P) >> 9, exactly. So mag is one multiply-add, c1 * fs + o * 2^9 (+ 511),
-  // then >> 9: on Xilinx a DSP48 with its A (c1_q), M (prod_q) and P (sum_q) registers.
-  flags_t               m_flags_q;
-  logic signed [SW-1:0] prod_d, prod_q;  // c1 * fs
-  logic signed [SW-1:0] offw_d, offw_q;  // o * 2^9 (+ 511)
+  // then >> 9: on Xilinx a DSP48 fed by the ROM's read register, with its M (prod_q) register.
+  flags_t                 m_flags_q;
+  logic [ACT_C0_BITS-1:0] c0;
+  logic [ACT_C1_BITS-1:0] c1;
+  logic signed [SW-1:0]   prod_d, prod_q;  // c1 * fs
+  logic signed [SW-1:0]   offw_d, offw_q;  // o * 2^9 (+ 511)
+
+  assign c0 = rom_q[EW-1:ACT_C1_BITS];
+  assign c1 = rom_q[ACT_C1_BITS-1:0];
 
   always_comb begin
     logic [YW-1:0] off;
-    prod_d = SW'($signed({1'b0, c1_q})) * SW'(fs_q);
-    if (!r_flags_q.cdf) begin
-      off = YW'(c0_q);
-    end else if (r_flags_q.neg) begin
-      off = YW'(1 << ACT_OUT_FRAC) - YW'(c0_q);
+    prod_d = SW'($signed({1'b0, c1})) * SW'(fs_q);
+    if (!t_flags_q.cdf) begin
+      off = YW'(c0);
+    end else if (t_flags_q.neg) begin
+      off = YW'(1 << ACT_OUT_FRAC) - YW'(c0);
     end else begin
-      off = YW'(1 << ACT_OUT_FRAC) + YW'(c0_q);
+      off = YW'(1 << ACT_OUT_FRAC) + YW'(c0);
     end
-    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{r_flags_q.cdf && r_flags_q.neg}}}));
+    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{t_flags_q.cdf && t_flags_q.neg}}}));
   end
 
-  // ---------------------------------------------------------------- A: add
-  flags_t               a_flags_d, a_flags_q;
+  // ---------------------------------------------------------------- A: add, leading zeros
+  flags_t               a_flags_d, n_flags_q;
   /* verilator lint_off UNUSEDSIGNAL */
-  logic signed [SW-1:0] sum_d, sum_q;  // >= 0: the sign and the 9 bits below mag are unused
+  logic signed [SW-1:0] sum;  // >= 0: the sign and the 9 bits below mag are unused
   /* verilator lint_on UNUSEDSIGNAL */
   logic [YW-1:0]        mag;  // sum >> 9: tanh |y|, sigmoid s
+  logic [CW-1:0]        lz_d, lz_q;
+  logic                 zero_d, zero_q;
+  logic [YW-1:0]        n_mag_q;
 
   always_comb begin
-    sum_d         = offw_q + prod_q;
+    sum           = offw_q + prod_q;
     a_flags_d     = m_flags_q;
     a_flags_d.neg = m_flags_q.neg && !m_flags_q.cdf;  // s is the result, sign folded in
   end
 
-  assign mag = sum_q[ACT_FRAC_BITS +: YW];
-
-  // ---------------------------------------------------------------- N1: leading zeros
-  flags_t        n_flags_q;
-  logic [CW-1:0] lz_d, lz_q;
-  logic          zero_d, zero_q;
-  logic [YW-1:0] n_mag_q;
+  assign mag = sum[ACT_FRAC_BITS +: YW];
 
   rill_lzc #(
     .WIDTH (YW)
@@ -172,7 +164,7 @@ module rill_act
     .empty_o (zero_d)
   );
 
-  // ---------------------------------------------------------------- N2: to fp32
+  // ---------------------------------------------------------------- N: to fp32
   logic [31:0] y_d, y_q;
 
   always_comb begin
@@ -198,17 +190,11 @@ module rill_act
     u_q       <= u_d;
     t_flags_q <= q_flags_q;
     rom_q     <= rom_d;
-    t_f_q     <= u_q[ACT_FRAC_BITS-1:0];
-    r_flags_q <= t_flags_q;
-    c0_q      <= c0_d;
-    c1_q      <= c1_d;
     fs_q      <= fs_d;
-    m_flags_q <= r_flags_q;
+    m_flags_q <= t_flags_q;
     prod_q    <= prod_d;
     offw_q    <= offw_d;
-    a_flags_q <= a_flags_d;
-    sum_q     <= sum_d;
-    n_flags_q <= a_flags_q;
+    n_flags_q <= a_flags_d;
     lz_q      <= lz_d;
     zero_q    <= zero_d;
     n_mag_q   <= mag;
