@@ -65,7 +65,9 @@ class AccelTB:
         self.sink = StreamSink(StreamBus.out_of(dut, "out"), dut.clk_i, self._on_beat)
         self.drained = Event()
         self.scoreboard = None if image is None else Scoreboard(
-            image.expected_beats, LANE_BITS, self.log, on_frame=self._on_frame)
+            image.expected_beats, LANE_BITS, self.log, on_frame=self._on_frame,
+            frame_beats=[image.model_of(k).n_out for k in range(image.n_inferences)])
+        self.model: int | None = None  # the selected model (MODEL_SELECT), as far as known
         self.first_in: dict[int, int] = {}  # inference -> cycle its first input beat was taken
         self.last_in: dict[int, int] = {}
         self.errors: list[str] = []
@@ -134,6 +136,19 @@ class AccelTB:
         if self.status_bit(Status.CLEARING):
             raise TimeoutError(f"cycle {cycle()}: still clearing after rf_depth cycles")
 
+    async def select(self, model: int, budget: int) -> None:
+        """MODEL_SELECT `model` once the accelerator is idle (docs/isa.md, "Several models"):
+        the previous inference has finished and no beat of the next one was sent."""
+        for _ in range(budget):
+            if self.status_bit(Status.IDLE):
+                break
+            await FallingEdge(self.dut.clk_i)
+        else:
+            raise TimeoutError(f"cycle {cycle()}: not idle for a model select "
+                               f"(status_o=0x{self.status():02x})")
+        await self.load_port.select(model)
+        self.model = model
+
     async def send(self, k: int, beats: np.ndarray, idle=None) -> None:
         """Inference k's input beats ([n_in, B] lanes), with idle cycles from `idle` (a pause
         generator) unless None; records the cycles its first and last beats were taken."""
@@ -171,7 +186,8 @@ class AccelTB:
         budget = (self.config.rf_depth + p.length + p.n_in + p.n_out + 64) * 8 + 1000
         if (load or opts.load) == "port":
             await self.load_port.write_image(img)
-        await self.load_port.write_ctrl(p.length, p.n_in, p.n_out)
+        await self.load_port.write_models(p)  # PROG_LEN, N_IN, N_OUT of model 0 first
+        models = img.model_indices
         backpressure = cyclic_pauses(self.rng, opts.backpressure)  # drawn first, always
         idle = random_pauses(self.rng, opts.gaps) if opts.gaps > 0 else None
         throttled = backpressure if opts.backpressure > 0 else None
@@ -185,14 +201,22 @@ class AccelTB:
                 clean = opts.is_clean(k)
                 if k in img.resets:
                     await self.wait_drained(k, budget)
-                    await self.clear()
+                    # a clear zeroes the selected model's registers: before inference 0,
+                    # every model's; later, inference k's model's
+                    for m in (range(p.num_models()) if k == 0 else [models[k]]):
+                        if m != self.model:
+                            await self.select(m, budget)
+                        await self.clear()
+                if models[k] != self.model:  # between inferences only: after the last one
+                    await self.wait_drained(k, budget)
+                    await self.select(models[k], budget)
                 if opts.back_to_back:  # offered at once: the accelerator sets the pace
-                    await self.send(k, img.in_beats[k], None)
+                    await self.send(k, img.beats_in(k), None)
                     continue
                 if clean:  # exact timing: nothing queued, no backpressure
                     await self.wait_drained(k, budget)
                     self.sink.clear_pause_generator()
-                await self.send(k, img.in_beats[k], None if clean else idle)
+                await self.send(k, img.beats_in(k), None if clean else idle)
                 if clean:
                     await self.wait_drained(k + 1, budget)
                     self.sink.set_pause_generator(throttled)
@@ -217,7 +241,8 @@ class AccelTB:
         stream parts, the output FIFO's occupancy derived once here."""
         img, sb = self.image, self.scoreboard
         fifo = None
-        if sb.frames_done == img.n_inferences and len(self.last_in) == img.n_inferences:
+        if sb.frames_done == img.n_inferences and len(self.last_in) == img.n_inferences \
+                and img.program.num_models() == 1:
             fifo = coverage.fifo_model(
                 coverage.out_pcs(img.program), [self.last_in[k] for k in range(len(sb.received))],
                 self.sink.taken, [b.cycle for got in sb.received for b in got],
@@ -227,9 +252,10 @@ class AccelTB:
 
     def finish(self, sim_cycles: int) -> RunResult:
         img, sb = self.image, self.scoreboard
-        n_in, n_out, expected = img.program.n_in, img.program.n_out, img.expected_cycles
         cycles, clean = [], []
         for k, got in enumerate(sb.received):
+            e = img.model_of(k)  # inference k's model
+            n_in, n_out, expected = e.n_in, e.n_out, img.expected_cycles_of(k)
             clean.append(self.options.is_clean(k))
             if k >= sb.frames_done or k not in self.first_in:
                 cycles.append(-1)
@@ -251,7 +277,8 @@ class AccelTB:
             self.log.error("%s", m)
         for e in errors[:8]:
             self.log.error("%s", e)
-        self.log.info("cycles per inference: %s (program: %d)", cycles, expected)
+        self.log.info("cycles per inference: %s (program: %s)", cycles,
+                      sorted({img.expected_cycles_of(k) for k in range(img.n_inferences)}))
         return result
 
 

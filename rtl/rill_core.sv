@@ -56,6 +56,8 @@ module rill_core
   // instruction fetch / issue (from the top's control FSM)
   input  logic               fetch_first_i,
   input  logic [PcW-1:0]     fetch_addr_i,
+  input  logic [PcW-1:0]     fetch_base_i,     // the selected model's first pc (rill_imem)
+  input  logic               fetch_first_ld_i,
   input  logic               issue_i,
   output logic               illegal_o,
   // load port, already decoded for this core
@@ -110,6 +112,8 @@ module rill_core
     .wr_addr_i(imem_waddr_i),
     .wr_data_i(imem_wdata_i),
     .first_i  (fetch_first_i),
+    .base_i   (fetch_base_i),
+    .first_ld_i(fetch_first_ld_i),
     .rd_addr_i(fetch_addr_i),
     .bundle_o (bundle),
     .bundle_next_o(bundle_next)

@@ -3,12 +3,15 @@
 // block RAM's output (docs/architecture.md, "Timing"):
 //   rd_q      the block RAM's read register: imem[rd_addr_i] of the previous cycle
 //   bundle_q  the bundle of the cycle (bundle_o): first_q when first_i was high in the previous
-//             cycle (the next pc is 0), else rd_q
-//   first_q   a copy of imem[0], written with it, so a program's first bundle waits in the
-//             bundle register while the core is idle and pc 0 issues without a fetch bubble
-// rill_ctrl drives rd_addr_i with the pc one cycle after the next (pc + 2 in RUN, 1 otherwise),
-// and does not start an inference in the cycle after an instruction-memory write (rd_q may
-// hold the bundle from before it).
+//             cycle (the next pc is base), else rd_q
+//   first_q   a copy of imem[base] (base_i: the selected model's first pc), written with it or
+//             loaded from rd_q when first_ld_i (rill_ctrl's refresh after a model select, which
+//             read imem[base] into rd_q the cycle before), so a program's first bundle waits in
+//             the bundle register while the core is idle and pc base issues without a fetch
+//             bubble
+// rill_ctrl drives rd_addr_i with the pc one cycle after the next (pc + 2 in RUN, base + 1
+// otherwise, base during a refresh), and does not start an inference in the cycle after an
+// instruction-memory write (rd_q may hold the bundle from before it).
 // No register here is reset: the core reads the bundle only when it issues, which is never in
 // the first two cycles after reset.
 //
@@ -27,7 +30,9 @@ module rill_imem #(
   input  logic             wr_en_i,
   input  logic [AddrW-1:0] wr_addr_i,
   input  logic [WIDTH-1:0] wr_data_i,
-  input  logic             first_i,    // the next cycle's pc is 0
+  input  logic             first_i,    // the next cycle's pc is base
+  input  logic [AddrW-1:0] base_i,     // the selected model's first pc
+  input  logic             first_ld_i,  // first_q <= rd_q (rd_q holds imem[base_i])
   input  logic [AddrW-1:0] rd_addr_i,  // the pc of the cycle after next
   output logic [WIDTH-1:0] bundle_o,
   output logic [WIDTH-1:0] bundle_next_o  // what bundle_o holds in the next cycle
@@ -46,8 +51,10 @@ module rill_imem #(
 
   always_ff @(posedge clk_i) begin
     rd_q <= rd_d;
-    if (wr_en_i && wr_addr_i == '0) begin
+    if (wr_en_i && wr_addr_i == base_i) begin
       first_q <= wr_data_i;
+    end else if (first_ld_i) begin
+      first_q <= rd_q;
     end
     bundle_q <= bundle_d;
   end

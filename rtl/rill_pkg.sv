@@ -136,8 +136,13 @@ package rill_pkg;
 
   // ---- load port (isa.LoadSel) and control registers (isa.CtrlReg) ----
   localparam int unsigned LOAD_SEL_BITS = 2;
-  localparam int unsigned CTRL_ADDR_BITS = 2;
+  localparam int unsigned CTRL_ADDR_BITS = 5;
   localparam int unsigned CTRL_DATA_BITS = 32;
+  // model table: model m's entry at {m, field}; MODEL_SELECT is global (docs/isa.md)
+  localparam int unsigned CTRL_FIELD_BITS = 3;
+  localparam int unsigned CTRL_MODEL_BITS = 2;
+  localparam int unsigned MAX_MODELS = 4;
+  localparam int unsigned SELECT_CYCLES = 2;
 
   typedef enum logic [LOAD_SEL_BITS-1:0] {
     LOAD_IMEM = 2'd0,
@@ -147,9 +152,13 @@ package rill_pkg;
   } load_sel_e;
 
   typedef enum logic [CTRL_ADDR_BITS-1:0] {
-    CTRL_PROG_LEN = 2'd0,
-    CTRL_N_IN = 2'd1,
-    CTRL_N_OUT = 2'd2
+    CTRL_PROG_LEN = 5'd0,
+    CTRL_N_IN = 5'd1,
+    CTRL_N_OUT = 5'd2,
+    CTRL_BASE = 5'd3,
+    CTRL_REG_LO = 5'd4,
+    CTRL_REG_HI = 5'd5,
+    CTRL_MODEL_SELECT = 5'd7
   } ctrl_reg_e;
 
   // ---- status_o (isa.Status): bit k is the k-th field from the bottom ----

@@ -9,7 +9,8 @@
 //   LOAD_WMEM   wmem of core load_core_i, addr = block*B + row, data[B*16-1:0] = row (col j at 16j)
 //   LOAD_CONST  constant bank (bank 0) of every core, addr = idx, data[B*32-1:0] (lane i at 32i)
 //   LOAD_CTRL   control registers (isa.CtrlReg): addr CTRL_PROG_LEN P, CTRL_N_IN n_in,
-//               CTRL_N_OUT n_out (data[CTRL_DATA_BITS-1:0])
+//               CTRL_N_OUT n_out (data[CTRL_DATA_BITS-1:0]) of model 0; the model table at
+//               {model, field} and CTRL_MODEL_SELECT (rill_ctrl, docs/isa.md "Several models")
 // clear_i and status_o (status_t, isa.Status): see rill_ctrl.
 `include "rill_assert.svh"
 
@@ -66,8 +67,8 @@ module rill_top
   logic                      in_enable, in_done, in_last_err;
   logic                      out_room, out_ovf, out_multi;
   logic                      issue, any_illegal, clear, clr_act;
-  logic                      fetch_first;
-  logic [PcW-1:0]            fetch_addr;
+  logic                      fetch_first, fetch_first_ld;
+  logic [PcW-1:0]            fetch_addr, fetch_base;
   logic [IdxW-1:0]           clr_idx;
   logic [NUM_CORES-1:0]      core_illegal, core_push;
   logic [B*16-1:0]           core_out [NUM_CORES];
@@ -83,7 +84,7 @@ module rill_top
     .rst_ni,
     .load_valid_i,
     .load_sel_i,
-    .ctrl_addr_i  (ctrl_reg_e'(load_addr_i[CTRL_ADDR_BITS-1:0])),
+    .ctrl_addr_i  (load_addr_i[CTRL_ADDR_BITS-1:0]),
     .ctrl_data_i  (load_data_i[CTRL_DATA_BITS-1:0]),
     .ld_imem_o    (ld_imem),
     .ld_wmem_o    (ld_wmem),
@@ -100,6 +101,8 @@ module rill_top
     .issue_o      (issue),
     .fetch_first_o(fetch_first),
     .fetch_addr_o (fetch_addr),
+    .base_o       (fetch_base),
+    .first_ld_o   (fetch_first_ld),
     .illegal_i    (any_illegal),
     .clear_i,
     .clear_o      (clear),
@@ -190,6 +193,8 @@ module rill_top
       .rst_ni,
       .fetch_first_i(fetch_first),
       .fetch_addr_i (fetch_addr),
+      .fetch_base_i (fetch_base),
+      .fetch_first_ld_i(fetch_first_ld),
       .issue_i     (issue),
       .illegal_o   (core_illegal[c]),
       .imem_we_i   (ld_imem && sel),

@@ -4,6 +4,7 @@ The API mirrors the commercial flow (`vollo_torch` / `vollo_compiler`), so user 
 renaming imports: `rill.fx.prepare_shape`, `rill.fx.nnir.to_nnir`, `rill.Config`, `rill.Program`.
 """
 
+from .compile.link import ProgramBuilder
 from .compile.program import Program
 from .errors import (
     AllocationError,
@@ -26,7 +27,7 @@ from .vm import VM
 def __getattr__(name: str):
     # the torch frontend and the cosim are imported on first use: the simulator (cosim) and the
     # CLI import rill without paying torch's start-up, and `import rill` needs no Verilator
-    if name in ("fx", "cosim", "nn"):
+    if name in ("fx", "cosim", "nn", "rt"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -34,7 +35,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "fx", "cosim", "nn", "Config", "Program", "VM", "NNIR", "RillError", "AllocationError",
+    "fx", "cosim", "nn", "rt", "Config", "Program", "ProgramBuilder", "VM", "NNIR", "RillError",
+    "AllocationError",
     "ConfigError", "InvalidProgramError", "LoadError", "ModelError", "NNIRError", "ProgramError",
     "SaveError", "UnsupportedError", "VMInputError",
 ]

@@ -64,7 +64,8 @@ def format_info(d: dict, config) -> str:
     m = d["metrics"]
     sd = d["streaming_dim"]
     lines = [
-        f"program {d['name']!r} ({d['num_models']} model) on {describe_config(config)}",
+        f"program {d['name']!r} ({d['num_models']} model{'s' if d['num_models'] > 1 else ''}) "
+        f"on {describe_config(config)}" + (": model 0 below" if d["num_models"] > 1 else ""),
         f"  input  {fmt_shape(d['input_shape'])}"
         + ("" if sd is None else f"   streaming: one element of the model input's axis {sd} "
            f"per inference, state kept between inferences"),
@@ -77,6 +78,14 @@ def format_info(d: dict, config) -> str:
         f"{m['output_beats']}; {m['mac_ops']} MAC ops, {m['vector_ops']} vector ops",
         "",
     ]
+    if d["num_models"] > 1:
+        for e in m["models"]:
+            lines.insert(-1, f"  model {e['index']} {e['name']!r}: input "
+                         f"{fmt_shape(e['input_shape'])}, output {fmt_shape(e['output_shape'])}"
+                         f", {e['cycles_per_inference']} cycles (interval "
+                         f"{e['interval_cycles_per_inference']}), cores {e['cores']}, "
+                         f"bundles {e['instr_base']}..{e['instr_base'] + e['program_length'] - 1}"
+                         f", registers {e['registers'][0]}..{e['registers'][1] - 1}")
     head = ("core", "weight blocks", "issuing bundles", "MAC ops", "vector ops",
             "matrix regs", "vector regs")
     rows = [head] + [(str(pc["core"]), _used(pc["weight_blocks"]),

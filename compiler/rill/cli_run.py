@@ -17,6 +17,7 @@ import argparse
 import numpy as np
 
 from .cli_common import UsageError, fmt_shape, load_array
+from .errors import VMInputError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("-o", "--output", metavar="OUT.npy", help="save the output here")
     ap.add_argument("--timesteps", type=int, metavar="AXIS", default=None,
                     help="the inputs are a sequence along AXIS: one inference per element")
+    ap.add_argument("--model", type=int, metavar="K", default=0,
+                    help="a program of several models (rill.ProgramBuilder): run model K "
+                         "(default 0)")
     return ap
 
 
@@ -40,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ns = _parser().parse_args(argv)
     program = Program.load(ns.program)
+    try:
+        program = program.model(ns.model)  # its segment: the same bits from a fresh state
+    except VMInputError as e:
+        raise UsageError(f"--model {ns.model}: {e}") from e
     xs = [load_array(p) for p in ns.inputs]
     n_inputs = len(program.input_shape) if program.input_shape and isinstance(
         program.input_shape[0], (tuple, list)) else 1

@@ -44,6 +44,19 @@ class LoadPort:
         for addr, value in regs.items():
             await self.write(isa.LoadSel.CTRL, 0, addr, value)
 
+    async def write_models(self, program) -> None:
+        """Every model's entry of the model table (isa.CtrlReg at isa.ctrl_addr(reg, model));
+        a one-model program's entry is the reset one but for PROG_LEN, N_IN, N_OUT."""
+        R = isa.CtrlReg
+        for m, e in enumerate(program.model_table()):
+            for reg, value in ((R.PROG_LEN, e.length), (R.N_IN, e.n_in), (R.N_OUT, e.n_out),
+                               (R.BASE, e.base), (R.REG_LO, e.reg_lo), (R.REG_HI, e.reg_hi)):
+                await self.write(isa.LoadSel.CTRL, 0, isa.ctrl_addr(reg, m), value)
+
+    async def select(self, model: int) -> None:
+        """MODEL_SELECT (only taken while the accelerator is idle: wait for status IDLE)."""
+        await self.write(isa.LoadSel.CTRL, 0, isa.ctrl_addr(isa.CtrlReg.MODEL_SELECT), model)
+
     async def write_image(self, image: RunImage) -> None:
         """Every memory of a program image: per core imem then wmem, then the constants."""
         for core in range(image.config.num_cores):

@@ -20,8 +20,12 @@ from .stream import StreamBeat, unpack_lanes
 
 class Scoreboard:
     def __init__(self, expected: np.ndarray, lane_bits: int, log: logging.Logger,
-                 on_frame: Callable[[int], None] | None = None):
+                 on_frame: Callable[[int], None] | None = None,
+                 frame_beats: list[int] | None = None):
         self.expected = np.asarray(expected)  # [frames, beats, lanes]
+        # beats of each frame (frames of different lengths: a program of several models, the
+        # expected array zero padded); default: every frame is expected.shape[1] beats
+        self.frame_beats = frame_beats or [self.expected.shape[1]] * len(self.expected)
         self.lane_bits = lane_bits
         self.log = log
         self.on_frame = on_frame  # called with k when frame k is complete
@@ -32,7 +36,9 @@ class Scoreboard:
 
     @property
     def beats_per_frame(self) -> int:
-        return self.expected.shape[1]
+        """Of the frame now being received."""
+        k = min(self.frames_done, len(self.frame_beats) - 1)
+        return self.frame_beats[k]
 
     def compare(self, beat: StreamBeat) -> None:
         k = self.frames_done
@@ -49,7 +55,7 @@ class Scoreboard:
             self.log.error("%s", beat_mismatch(k, n, beat.cycle, exp, lanes))
         self.mismatches += [Mismatch(k, n, int(e), int(exp[e]), int(lanes[e]), beat.cycle)
                             for e in diff]
-        want_last = n == self.beats_per_frame - 1
+        want_last = n == self.frame_beats[k] - 1
         if beat.last != want_last:
             self.errors.append(f"inference {k} beat {n} (cycle {beat.cycle}): "
                                f"out_last={int(beat.last)}, expected {int(want_last)}")

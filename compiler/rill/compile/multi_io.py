@@ -67,8 +67,8 @@ def multi_vm(vm_class, program):
     """A VM whose `run` takes the inputs as arguments: `vm.run(x, y)` (or one tuple)."""
 
     class MultiVM(vm_class):
-        def run(self, *xs):
+        def run(self, *xs, model_index: int = 0, trace=None):
             return super().run(xs[0] if len(xs) == 1 and isinstance(xs[0], (tuple, list))
-                               else xs)
+                               else xs, model_index=model_index, trace=trace)
 
     return MultiVM(program)

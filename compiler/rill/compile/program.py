@@ -26,9 +26,10 @@ from .debuginfo import DebugInfo
 from .validate import validate_program
 
 MAGIC = b"RILL"
-FORMAT_VERSION = 4  # 2 added the channels-first layout flags; 3 the 4-bit v_op; 4 the 5-bit
-# v_op (isa.V_OP_BITS, vector unit v3)
+FORMAT_VERSION = 5  # 2 added the channels-first layout flags; 3 the 4-bit v_op; 4 the 5-bit
+# v_op (isa.V_OP_BITS, vector unit v3); 5 the model table (several models in one program)
 OLD_BUNDLE_VERSIONS = {1: 3, 2: 3, 3: 4}  # version -> its v_op bits: refused (recompile)
+NO_MODEL_TABLE_VERSIONS = (4,)  # the bundles of today, no model table: refused (recompile)
 
 
 _TORCH_FLOATS = ("torch.float32", "torch.float64", "torch.float16", "torch.bfloat16")
@@ -48,6 +49,55 @@ def as_float_array(x, what: str) -> np.ndarray:
     if x.dtype.kind != "f":
         raise VMInputError(f"{what} dtype {x.dtype}: expected a float array (float32)")
     return x.astype(np.float32)  # also to native byte order
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One model of a program: its instruction segment, IO, timing and memory ranges.
+
+    Model k's bundles are at pc [base, base + length) of every core's instruction memory (NOP
+    bundles on cores it does not use); its registers are the indices [reg_lo, reg_hi) of every
+    core bank (2..) and what a clear of this model zeroes; its weight blocks on core c are
+    [weights[c][0], weights[c][0] + weights[c][1]), its constants [consts[0], consts[0] +
+    consts[1]) of bank 0. The input bank (1) is shared: every inference writes its beats there
+    from idx 0. docs/isa.md, "Several models"."""
+
+    name: str
+    base: int
+    length: int
+    n_in: int
+    n_out: int
+    t_last_out: int
+    input_shape: tuple
+    output_shape: tuple
+    streaming_axis: int | None
+    input_channels_first: bool
+    output_channels_first: bool
+    reg_lo: int
+    reg_hi: int
+    cores: tuple[int, ...]
+    weights: tuple[tuple[int, int], ...]  # per core (first block, blocks)
+    consts: tuple[int, int]  # (first row, rows)
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        for k in ("input_shape", "output_shape", "cores", "weights", "consts"):
+            d[k] = _lists(getattr(self, k))
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> ModelEntry:
+        d = dict(d)
+        d["input_shape"] = multi_io.as_shape(d["input_shape"])
+        d["output_shape"] = multi_io.as_shape(d["output_shape"])
+        d["cores"] = tuple(d["cores"])
+        d["weights"] = tuple(tuple(w) for w in d["weights"])
+        d["consts"] = tuple(d["consts"])
+        return cls(**d)
+
+
+def _lists(v):
+    return [_lists(x) for x in v] if isinstance(v, (tuple, list)) else v
 
 
 @dataclasses.dataclass
@@ -71,23 +121,75 @@ class Program:
     # optional provenance: the NNIR node of every bundle slot (compile/debuginfo.py); runs
     # without it, saved as an optional header key, None for a file that has none
     debug: DebugInfo | None = dataclasses.field(default=None, compare=False, repr=False)
+    # several models (rill.ProgramBuilder, compile/link.py): the model table. None: one model,
+    # the fields above. With a table, `length` is the instruction memory used (every segment)
+    # and the fields above are model 0's (`model(0)`).
+    models: tuple[ModelEntry, ...] | None = None
+
+    # models ----------------------------------------------------------------------------------
+    def num_models(self) -> int:
+        """Models in this program (`rill.ProgramBuilder` links several)."""
+        return 1 if self.models is None else len(self.models)
+
+    def model_table(self) -> tuple[ModelEntry, ...]:
+        """Every model's entry; a one-model program's single entry covers the whole machine."""
+        if self.models is not None:
+            return self.models
+        c = self.config
+        return (ModelEntry(
+            self.name, 0, self.length, self.n_in, self.n_out, self.t_last_out,
+            self.input_shape, self.output_shape, self.streaming_axis,
+            self.input_channels_first, self.output_channels_first, 0, c.rf_depth,
+            tuple(range(c.num_cores)), tuple((0, int(w.shape[0])) for w in self.weights),
+            (0, int(self.consts.shape[0]))),)
+
+    def check_model_index(self, model_index) -> int:
+        n = self.num_models()
+        if isinstance(model_index, bool) or not isinstance(model_index, (int, np.integer)) \
+                or not 0 <= model_index < n:
+            raise VMInputError(f"model_index={model_index!r}: program {self.name!r} has {n} "
+                               f"model{'s' if n > 1 else ''} (0..{n - 1})")
+        return int(model_index)
+
+    def model(self, model_index: int = 0) -> Program:
+        """Model `model_index` as a one-model program: its instruction segment, with the whole
+        weight image and constant bank (its addresses are the linked ones). What the VM runs
+        for that model; a one-model program is its own model 0."""
+        k = self.check_model_index(model_index)
+        if self.models is None:
+            return self
+        cache = self.__dict__.setdefault("_model_views", {})
+        if k not in cache:
+            e = self.models[k]
+            cache[k] = Program(
+                self.config, e.length, e.n_in, e.n_out,
+                [b[e.base : e.base + e.length] for b in self.bundles], self.weights,
+                self.consts, e.input_shape, e.output_shape, e.streaming_axis, e.t_last_out,
+                e.name, e.input_channels_first, e.output_channels_first)
+        return cache[k]
 
     # IO layout -------------------------------------------------------------------------------
     @property
     def B(self) -> int:
         return self.config.block_size
 
-    def model_input_shape(self) -> tuple[int, ...]:
-        return self.input_shape
+    def model_input_shape(self, model_index: int = 0) -> tuple[int, ...]:
+        return self.model(model_index).input_shape
 
-    def model_output_shape(self) -> tuple[int, ...]:
-        return self.output_shape
+    def model_output_shape(self, model_index: int = 0) -> tuple[int, ...]:
+        return self.model(model_index).output_shape
 
-    def model_input_streaming_dim(self) -> int | None:
-        return self.streaming_axis
+    def model_input_streaming_dim(self, model_index: int = 0) -> int | None:
+        return self.model(model_index).streaming_axis
 
-    def input_beats(self, x: np.ndarray) -> np.ndarray:
+    def model_name(self, model_index: int = 0) -> str:
+        return self.model(model_index).name
+
+    def input_beats(self, x: np.ndarray, model_index: int = 0) -> np.ndarray:
         """One inference's input -> [n_in, B] bf16 bits, rows of feature blocks, zero padded."""
+        if self.models is not None:
+            return self.model(model_index).input_beats(x)
+        self.check_model_index(model_index)
         if multi_io.is_multi(self.input_shape):  # a tuple of inputs, beats one after another
             return multi_io.input_beats(x, self.input_shape, self.B, as_float_array)
         x = as_float_array(x, "input")
@@ -106,7 +208,10 @@ class Program:
         padded[:, :feats] = rows
         return f32_to_bf16_bits(padded.reshape(self.n_in, self.B))
 
-    def output_from_beats(self, beats: np.ndarray) -> np.ndarray:
+    def output_from_beats(self, beats: np.ndarray, model_index: int = 0) -> np.ndarray:
+        if self.models is not None:
+            return self.model(model_index).output_from_beats(beats)
+        self.check_model_index(model_index)
         if multi_io.is_multi(self.output_shape):  # a tuple of outputs
             return multi_io.outputs_from_beats(beats, self.output_shape, self.B)
         shape = tuple(self.output_shape)
@@ -120,26 +225,26 @@ class Program:
         return np.ascontiguousarray(vals, np.float32)
 
     # timing ----------------------------------------------------------------------------------
-    def cycle_count_per_inference(self) -> int:
+    def cycle_count_per_inference(self, model_index: int = 0) -> int:
         """Cycles from the first input beat accepted to the last output beat valid (docs/isa.md)."""
-        return self.n_in + self.t_last_out + isa.Timing.of(self.config).out
+        m = self.model(model_index)
+        return m.n_in + m.t_last_out + isa.Timing.of(self.config).out
 
-    def interval_cycles_per_inference(self) -> int:
+    def interval_cycles_per_inference(self, model_index: int = 0) -> int:
         """Cycles from one inference's first input beat accepted to the next one's, when
         inputs come as fast as they are taken and outputs are taken at once: the input stream
         is taken only while no program runs (docs/isa.md), so `n_in + P`. Its inverse is
-        the throughput."""
-        return self.n_in + self.length
+        the throughput. Between inferences of different models add the MODEL_SELECT write's
+        cycle and `isa.SELECT_CYCLES` (docs/isa.md, "Several models")."""
+        m = self.model(model_index)
+        return m.n_in + m.length
 
-    def compute_duration_per_inference_us(self, clock_mhz: float | None = None) -> float:
+    def compute_duration_per_inference_us(self, clock_mhz: float | None = None,
+                                          model_index: int = 0) -> float:
         if clock_mhz is None:
             clock_mhz = self.config.clock_mhz
         check_clock_mhz(clock_mhz, "clock_mhz")
-        return self.cycle_count_per_inference() / clock_mhz
-
-    def num_models(self) -> int:
-        """Models in this program (one NNIR per program for now)."""
-        return 1
+        return self.cycle_count_per_inference(model_index) / clock_mhz
 
     def metrics(self) -> dict:
         """Memory used vs available and op counts, for the whole array and per core.
@@ -190,6 +295,19 @@ class Program:
             })
         bank_names = ["constants", "input"] + [f"core{k}_{kind}" for k in range(c.num_cores)
                                                for kind in ("matrix", "vector")]
+        models = []
+        for k, e in enumerate(self.model_table()):
+            models.append({
+                "index": k, "name": e.name, "cores": list(e.cores),
+                "cycles_per_inference": self.cycle_count_per_inference(k),
+                "interval_cycles_per_inference": self.interval_cycles_per_inference(k),
+                "program_length": e.length, "instr_base": e.base,
+                "input_beats": e.n_in, "output_beats": e.n_out,
+                "input_shape": _lists(e.input_shape), "output_shape": _lists(e.output_shape),
+                "streaming_axis": e.streaming_axis,
+                "weight_blocks_per_core": [n for _, n in e.weights],
+                "constants": e.consts[1], "registers": [e.reg_lo, e.reg_hi],
+            })
         return {
             "cycles_per_inference": self.cycle_count_per_inference(),
             "interval_cycles_per_inference": self.interval_cycles_per_inference(),
@@ -204,6 +322,10 @@ class Program:
             "output_beats": self.n_out,
             "registers": {name: regs(bank) for bank, name in enumerate(bank_names)},
             "per_core": per_core,
+            # per model (a one-model program: one entry); the keys above are model 0's
+            # cycles and the whole machine's memory
+            "num_models": self.num_models(),
+            "models": models,
         }
 
     def to_vm(self, bit_accurate: bool = True):
@@ -211,6 +333,10 @@ class Program:
 
         if not bit_accurate:
             raise ValueError("rill's VM is always bit-accurate")
+        if self.models is not None:
+            from ..vm import MultiModelVM  # lazy upward edge: compile -> vm
+
+            return MultiModelVM(self)
         if multi_io.is_multi(self.input_shape):
             return multi_io.multi_vm(VM, self)  # vm.run(x, y)
         return VM(self)
@@ -234,6 +360,7 @@ class Program:
         header["input_channels_first"] = self.input_channels_first
         header["output_channels_first"] = self.output_channels_first
         version = FORMAT_VERSION
+        header["models"] = [e.to_json() for e in self.model_table()]  # 5: the model table
         if self.debug is not None:  # optional: readers without it ignore the key
             header["debug"] = self.debug.to_json()
         hb = json.dumps(header).encode()
@@ -272,6 +399,9 @@ class Program:
             raise LoadError(f"{origin}: format version {version} encodes v_op in "
                             f"{OLD_BUNDLE_VERSIONS[version]} bits; this "
                             f"rill reads {FORMAT_VERSION} ({isa.V_OP_BITS}-bit v_op): recompile")
+        if version in NO_MODEL_TABLE_VERSIONS:
+            raise LoadError(f"{origin}: format version {version} has no model table; this "
+                            f"rill reads {FORMAT_VERSION}: recompile")
         if version != FORMAT_VERSION:
             raise LoadError(f"{origin}: format version {version}, this rill reads {FORMAT_VERSION}")
         body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
@@ -306,6 +436,12 @@ class Program:
                        h["input_channels_first"], h["output_channels_first"])
             if h.get("debug") is not None:
                 prog.debug = DebugInfo.from_json(h["debug"])
+            table = tuple(ModelEntry.from_json(e) for e in h["models"])
+            if len(table) > 1:
+                prog.models = table
+            elif table != prog.model_table():
+                raise LoadError(f"{origin}: the one-model table {table[0]} does not match the "
+                                f"program's header")
         except LoadError:
             raise
         except (KeyError, ValueError, TypeError) as e:

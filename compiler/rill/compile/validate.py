@@ -34,6 +34,10 @@ def _beats(shape: tuple[int, ...], B: int) -> int:
 def validate_program(p: Program, origin: str = "program") -> Program:
     """Raise InvalidProgramError naming the first field of `p` inconsistent with its config or
     its contents; return `p` unchanged otherwise."""
+    if getattr(p, "models", None) is not None:  # several models: the table and each model
+        from .link import validate_models
+
+        return validate_models(p, origin)
 
     def bad(field: str, expected: str, actual: object) -> InvalidProgramError:
         return InvalidProgramError(f"{origin}: {field}: expected {expected}, got {actual!r}")

@@ -40,7 +40,7 @@ def _report(ok: bool, cycles: Sequence[int], expected: int, mismatches: Sequence
 EXIT_MISMATCH, EXIT_BAD_INPUT = 1, 2
 
 
-def _inferences(program, xs, beats: bool) -> list[np.ndarray]:
+def _inferences(program, xs, beats: bool, model: int = 0) -> list[np.ndarray]:
     """The inferences of the stack xs, each checked as the VM takes it, so that bad input is
     told apart (exit 2) from an RTL-vs-VM mismatch (exit 1) before anything is simulated."""
     from ..errors import VMInputError
@@ -49,11 +49,12 @@ def _inferences(program, xs, beats: bool) -> list[np.ndarray]:
         shape = getattr(xs, "shape", type(xs).__name__)
         raise VMInputError(f"inputs: expected an array stacking at least one inference along "
                            f"axis 0, got {shape}")
-    want = (program.n_in, program.B)
+    entry = program.model_table()[model]
+    want = (entry.n_in, program.B)
     for k in range(xs.shape[0]):
         if not beats:
             try:
-                program.input_beats(xs[k])
+                program.input_beats(xs[k], model)
             except VMInputError as e:
                 raise VMInputError(f"inference {k}: {e}") from e
         elif xs.shape[1:] != want or xs.dtype.kind not in "ui":
@@ -77,16 +78,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="preload memories by $readmemh (default) or through the load port")
     ap.add_argument("--reset-at", type=int, action="append", default=[], metavar="K",
                     help="clear the accelerator (and reset the VM) before inference K")
+    ap.add_argument("--model", type=int, default=0, metavar="K",
+                    help="run model K of a program of several models (rill info lists them)")
     ap.add_argument("--save", metavar="DIR", help="only write the run image into DIR (run "
                     "it with `python -m rill.cosim DIR`)")
     ns = ap.parse_args(argv)
 
     try:
         program = Program.load(ns.program)
-        inputs = _inferences(program, np.load(ns.inputs), ns.beats)
+        model = program.check_model_index(ns.model)
+        inputs = _inferences(program, np.load(ns.inputs), ns.beats, model)
+        models = [model] * len(inputs)
         if ns.save:
             make_image(program, inputs, resets=ns.reset_at, beats=ns.beats,
-                       load=ns.load).save(Path(ns.save))
+                       load=ns.load, model_indices=models).save(Path(ns.save))
     except (RillError, OSError, ValueError) as e:
         print(f"rill cosim: bad input: {e}")
         return EXIT_BAD_INPUT
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         res = run(program, inputs, waves=ns.waves, resets=ns.reset_at, load=ns.load,
-                  beats=ns.beats, check=False)
+                  beats=ns.beats, check=False, model_indices=models)
     except CosimMismatchError as e:
         print(f"FAIL: {e}")
         return EXIT_MISMATCH
@@ -104,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(build {res.build_seconds:.1f} s)")
     if res.waves:
         print(f"waves: {res.waves}")
-    code = _report(res.ok, res.cycles_per_inference, res.expected_cycles, res.mismatches,
-                   res.errors, len(inputs) * program.n_out, res.run_dir)
+    entry = program.model_table()[model]
+    code = _report(res.ok, res.cycles_per_inference, program.cycle_count_per_inference(model),
+                   res.mismatches, res.errors, len(inputs) * entry.n_out, res.run_dir)
     if not res.ok and res.divergence is not None:  # the first register write that differs
         print(res.divergence)
     elif not res.ok and res.divergence_error:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compile.program import Program
+from ..compile.program import ModelEntry, Program
 from ..hw import isa
 from ..hw.config import Config
 
@@ -75,16 +75,42 @@ class RunImage:
     """A program run: everything the bench needs, and nothing it has to re-derive."""
 
     program: Program
-    in_beats: np.ndarray  # [n_inf, n_in, B] uint16, raw input beats
-    expected_beats: np.ndarray  # [n_inf, n_out, B] uint16, the VM's output beats
-    resets: tuple[int, ...] = (0,)  # inferences preceded by clear_i (and a VM reset)
+    # [n_inf, n_in, B] uint16, raw input beats; a program of several models: [n_inf, the
+    # largest n_in, B], inference k's beats are the first n_in(k) (`beats_in(k)`)
+    in_beats: np.ndarray
+    expected_beats: np.ndarray  # [n_inf, n_out, B] uint16, the VM's output beats (likewise)
+    # inferences preceded by clear_i (and a VM reset): of inference k's model (select + clear);
+    # before inference 0, of every model
+    resets: tuple[int, ...] = (0,)
     options: RunOptions = RunOptions()
+    # the model each inference runs (a program of several models); () = all model 0
+    model_indices: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         p, n = self.program, len(self.in_beats)
-        self.in_beats = np.asarray(self.in_beats, np.uint16).reshape(n, p.n_in, p.B)
-        self.expected_beats = np.asarray(self.expected_beats, np.uint16).reshape(n, p.n_out, p.B)
+        table = p.model_table()
+        n_in, n_out = max(e.n_in for e in table), max(e.n_out for e in table)
+        self.in_beats = np.asarray(self.in_beats, np.uint16).reshape(n, n_in, p.B)
+        self.expected_beats = np.asarray(self.expected_beats, np.uint16).reshape(n, n_out, p.B)
         self.resets = tuple(sorted({0, *self.resets}))
+        self.model_indices = tuple(int(m) for m in self.model_indices) or (0,) * n
+        if len(self.model_indices) != n:
+            raise ValueError(f"model_indices: {len(self.model_indices)} for {n} inferences")
+        for m in set(self.model_indices):
+            p.check_model_index(m)
+
+    def model_of(self, k: int) -> ModelEntry:
+        return self.program.model_table()[self.model_indices[k]]
+
+    def beats_in(self, k: int) -> np.ndarray:
+        """Inference k's input beats, [n_in of its model, B]."""
+        return self.in_beats[k, : self.model_of(k).n_in]
+
+    def beats_expected(self, k: int) -> np.ndarray:
+        return self.expected_beats[k, : self.model_of(k).n_out]
+
+    def expected_cycles_of(self, k: int) -> int:
+        return self.program.cycle_count_per_inference(self.model_indices[k])
 
     @property
     def config(self) -> Config:
@@ -134,7 +160,8 @@ class RunImage:
     # the file --------------------------------------------------------------------------------
     def save(self, run_dir: Path) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
-        meta = {"resets": list(self.resets), "options": dataclasses.asdict(self.options)}
+        meta = {"resets": list(self.resets), "options": dataclasses.asdict(self.options),
+                "model_indices": list(self.model_indices)}
         program = np.frombuffer(self.program.save_bytes(), np.uint8)
         _save(run_dir / IMAGE_FILE, meta, program=program, in_beats=self.in_beats,
               expected_beats=self.expected_beats)
@@ -149,7 +176,7 @@ class RunImage:
         meta, a = _load(run_dir / IMAGE_FILE)
         program = Program.load_bytes(a["program"].tobytes(), str(run_dir / IMAGE_FILE))
         return cls(program, a["in_beats"], a["expected_beats"], tuple(meta["resets"]),
-                   RunOptions(**meta["options"]))
+                   RunOptions(**meta["options"]), tuple(meta.get("model_indices", ())))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -80,8 +80,10 @@ class CosimResult:
     sim_seconds: float
     build_seconds: float
     run_dir: Path
+    # the program's cycles of each inference (its model's; expected_cycles: model 0's)
+    expected_cycles_per_inference: list[int] = dataclasses.field(default_factory=list)
     # back_to_back runs: cycles from each inference's first input beat to the next one's
-    # (none across a clear), measured, and what the program predicts
+    # (none across a clear or a model select), measured, and what the program predicts
     intervals: list[int] = dataclasses.field(default_factory=list)
     expected_interval: int = 0
     # on an output mismatch: the first register write where RTL and VM differ, with the path
@@ -127,14 +129,28 @@ def build_accel(config: Config, waves: bool = False, *,
 
 
 def vm_expected(program: Program, in_beats: Sequence[np.ndarray],
-                resets: Sequence[int] = ()) -> list[np.ndarray]:
-    """The VM's output beats, with vm.reset() before inference 0 and every index in resets."""
+                resets: Sequence[int] = (),
+                model_indices: Sequence[int] | None = None) -> list[np.ndarray]:
+    """The VM's output beats, with vm.reset() before inference 0 and every index in resets
+    (a program of several models: of inference k's model; before inference 0, every model)."""
     vm = program.to_vm()
     out = []
     for k, beats in enumerate(in_beats):
-        if k == 0 or k in resets:
+        m = 0 if model_indices is None else model_indices[k]
+        if k == 0:
             vm.reset()
-        out.append(vm.run_beats(np.asarray(beats, np.uint16)))
+        elif k in resets:
+            vm.reset(m)
+        out.append(vm.run_beats(np.asarray(beats, np.uint16), model_index=m))
+    return out
+
+
+def _pad(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """[n, beats, B] arrays of different beat counts, zero padded to the largest."""
+    n = max(a.shape[0] for a in arrays)
+    out = np.zeros((len(arrays), n, arrays[0].shape[1]), np.uint16)
+    for k, a in enumerate(arrays):
+        out[k, : a.shape[0]] = a
     return out
 
 
@@ -157,17 +173,25 @@ def make_image(
     *,
     resets: Sequence[int] = (),
     beats: bool = False,
+    model_indices: Sequence[int] | None = None,
     **options,
 ) -> RunImage:
     """The run image of `inputs` (model inputs, or raw input beats with beats=True), with the
     VM's expected beats; `options` are the fields of RunOptions (see `run`)."""
     opts = RunOptions(**options)
-    in_beats = [_raw_beats(x, k) if beats else program.input_beats(x)
+    if model_indices is None:
+        model_indices = [0] * len(inputs)
+    model_indices = [program.check_model_index(m) for m in model_indices]
+    if len(model_indices) != len(inputs):
+        raise VMInputError(f"model_indices: {len(model_indices)} for {len(inputs)} inferences")
+    in_beats = [_raw_beats(x, k) if beats else program.input_beats(x, model_indices[k])
                 for k, x in enumerate(inputs)]
     if not in_beats:
         raise VMInputError("run() needs at least one inference")
-    expected = vm_expected(program, in_beats, resets)
-    return RunImage(program, np.stack(in_beats), np.stack(expected), tuple(resets), opts)
+    expected = (vm_expected(program, in_beats, resets) if program.num_models() == 1
+                else vm_expected(program, in_beats, resets, model_indices))
+    return RunImage(program, _pad(in_beats), _pad(expected), tuple(resets), opts,
+                    tuple(model_indices))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,11 +218,32 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
     firing RTL assertion). waves: trace the whole run (default: when b was built with waves;
     False for a debug build's dump window, `rill.cosim.divergence`). Shows progress on stderr
     (inferences done, cycles/s, ETA; rill.cosim.progress)."""
-    from cocotb_tools.runner import get_runner
-
     run_dir.mkdir(parents=True, exist_ok=True)
     if image is None and RunImage.exists(run_dir):
         image = RunImage.load(run_dir)
+    show = progress.enabled() and image is not None
+    (run_dir / RESULT_FILE).unlink(missing_ok=True)
+    with (progress.sim_status(run_dir, image.n_inferences, f"cosim {image.program.name}")
+          if show else contextlib.nullcontext()):
+        run_bench(b, run_dir, testcase=None if test_filter else testcase,
+                  test_filter=test_filter, plusargs=plusargs, seed=seed, image=image,
+                  waves=waves, extra_env={"RILL_SIM_PROGRESS": "1"} if show else None)
+    return RunResult.load(run_dir) if RunResult.exists(run_dir) else None
+
+
+def run_bench(b: vl.Build, run_dir: Path, *, test_module: str = TB_MODULE,
+              testcase: str | None = None, test_filter: str | None = None,
+              plusargs: Sequence[str] = (), seed: int | None = None,
+              image: RunImage | None = None, waves: bool | None = None,
+              extra_env: Mapping[str, str] | None = None) -> None:
+    """The simulator launch `simulate` and `rill.rt` share: cocotb test(s) of a bench module
+    (cosim/tb_*.py) on build b, with run_dir as the simulator's working directory (sim.log,
+    results.xml, waves), blocking until the simulator exits. Writes the `$readmemh` files of
+    `image` when it loads through the backdoor; puts the benches and rill on the simulator's
+    Python path; env RILL_RUN_DIR, RILL_PARAMS and extra_env. Raises CosimMismatchError with
+    the simulator's error lines when it stops early (a firing RTL assertion, a crash)."""
+    from cocotb_tools.runner import get_runner
+
     args = list(plusargs)
     if image is not None and image.options.load == "backdoor":
         args += image.write_backdoor(run_dir)
@@ -207,30 +252,25 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
     compiler_dir = str(package_dir("rill", ".").parent)  # the directory holding the rill package
     if compiler_dir not in sys.path:  # rill itself must be importable inside the simulator
         sys.path.insert(0, compiler_dir)
-    env = {"RILL_RUN_DIR": str(run_dir), "RILL_PARAMS": json.dumps(b.parameters)}
-    show = progress.enabled() and image is not None
-    if show:
-        env["RILL_SIM_PROGRESS"] = "1"
+    env = {"RILL_RUN_DIR": str(run_dir), "RILL_PARAMS": json.dumps(b.parameters),
+           **(extra_env or {})}
     runner = own_runner(get_runner("verilator"))
-    (run_dir / RESULT_FILE).unlink(missing_ok=True)
     try:
-        with (progress.sim_status(run_dir, image.n_inferences, f"cosim {image.program.name}")
-              if show else contextlib.nullcontext()):
-            runner.test(
-                test_module=TB_MODULE,
-                hdl_toplevel=b.toplevel,
-                hdl_toplevel_lang="verilog",
-                build_dir=b.build_dir,
-                test_dir=run_dir,
-                testcase=None if test_filter else testcase,
-                test_filter=test_filter,
-                extra_env=env,
-                waves=b.waves if waves is None else waves,
-                seed=seed,
-                plusargs=args,
-                log_file=run_dir / "sim.log",
-                results_xml=str(run_dir / "results.xml"),
-            )
+        runner.test(
+            test_module=test_module,
+            hdl_toplevel=b.toplevel,
+            hdl_toplevel_lang="verilog",
+            build_dir=b.build_dir,
+            test_dir=run_dir,
+            testcase=testcase,
+            test_filter=test_filter,
+            extra_env=env,
+            waves=b.waves if waves is None else waves,
+            seed=seed,
+            plusargs=args,
+            log_file=run_dir / "sim.log",
+            results_xml=str(run_dir / "results.xml"),
+        )
     except Interrupted:
         raise
     except SystemExit:  # the runner exits on a failed cocotb test when run under pytest
@@ -241,7 +281,6 @@ def simulate(b: vl.Build, run_dir: Path, testcase: str | None = "run_program",
         found = [ln.strip() for ln in lines if "%Error" in ln or "ASSERT FAILED" in ln]
         raise CosimMismatchError(f"simulation stopped ({log}):\n" +
                                  "\n".join(found[:10] or lines[-20:])) from e
-    return RunResult.load(run_dir) if RunResult.exists(run_dir) else None
 
 
 def replay(run_dir: Path, testcase: str = "run_program", waves: bool = False) -> RunResult:
@@ -279,6 +318,7 @@ def run(
     defines: Mapping[str, object] | None = None,
     write_log: bool = False,
     diagnose: bool = True,
+    model_indices: Sequence[int] | None = None,
 ) -> CosimResult:
     """Run `inputs` (one model input per inference, as for vm.run) through the RTL.
 
@@ -300,13 +340,21 @@ def run(
     and write FST waves around it (`result.divergence`, and in the error message): re-runs
     the inferences from the last clear up to the first mismatching one on the debug build
     with the write log on, then once more with waves of a window (rill.cosim.divergence).
+    model_indices: a program of several models (rill.ProgramBuilder): the model of each
+    inference (default all 0); the bench writes MODEL_SELECT before an inference whose model
+    differs from the previous one's, a reset clears that inference's model (select, then
+    clear_i) and inference 0 starts from a clear of every model. The outputs, cycle counts and
+    intervals are each inference's model's (`result.expected_cycles_per_inference`; the
+    first-divergence diagnosis runs for one-model programs only).
     Raises CosimMismatchError on any difference when check is True (see module docstring).
     """
     if back_to_back:
         gaps, backpressure = 0.0, 0.0
     image = make_image(program, inputs, resets=resets, beats=beats, load=load, gaps=gaps,
                        backpressure=backpressure, clean_every=clean_every, seed=seed,
-                       back_to_back=back_to_back, write_log=write_log)
+                       back_to_back=back_to_back, write_log=write_log,
+                       model_indices=model_indices)
+    mi = image.model_indices
     t0 = time.monotonic()
     b = build_accel(program.config, waves=waves, defines=defines, debug=write_log)
     build_s = time.monotonic() - t0
@@ -318,18 +366,22 @@ def run(
         log = run_dir / "sim.log"
         tail = log.read_text()[-3000:] if log.exists() else "(no log)"
         raise CosimMismatchError(f"simulation produced no result (see {run_dir}):\n{tail}")
-    coverage.SESSION.add_run(program, image.n_inferences, res.coverage)  # rill.cosim.coverage
-    got = list(res.out_beats)
+    # rill.cosim.coverage: the static bins of every model run
+    used = sorted(set(mi))
+    coverage.SESSION.add_run(program.model(used[0]), mi.count(used[0]), res.coverage)
+    for m in used[1:]:
+        coverage.SESSION.add_program(program.model(m), mi.count(m))
+    got = [g[: image.model_of(k).n_out] for k, g in enumerate(res.out_beats)]
     wave_file = None
     if waves:
         found = sorted(run_dir.glob("*.fst")) + sorted(run_dir.glob("*.vcd"))
         wave_file = found[0] if found else None
     result = CosimResult(
-        outputs=[program.output_from_beats(g) for g in got],
+        outputs=[program.output_from_beats(g, mi[k]) for k, g in enumerate(got)],
         cycles_per_inference=res.cycles,
         expected_cycles=image.expected_cycles,
         beats=got,
-        expected_beats=list(image.expected_beats),
+        expected_beats=[image.beats_expected(k) for k in range(image.n_inferences)],
         waves=wave_file,
         mismatches=res.mismatches,
         errors=res.errors,
@@ -338,20 +390,25 @@ def run(
         sim_seconds=sim_s,
         build_seconds=build_s,
         run_dir=run_dir,
+        expected_cycles_per_inference=[image.expected_cycles_of(k)
+                                       for k in range(image.n_inferences)],
     )
     if write_log and WriteLog.exists(run_dir):
         result.write_log = WriteLog.load(run_dir)
     if back_to_back:
         result.expected_interval = program.interval_cycles_per_inference()
         for k in range(1, len(res.starts)):
-            if k in resets or min(res.starts[k - 1], res.starts[k]) < 0:
-                continue
+            if k in resets or min(res.starts[k - 1], res.starts[k]) < 0 or mi[k] != mi[k - 1]:
+                continue  # none across a clear or a model select
             result.intervals.append(res.starts[k] - res.starts[k - 1])
-            if result.intervals[-1] != result.expected_interval:
+            want = program.interval_cycles_per_inference(mi[k - 1])
+            if result.intervals[-1] != want:
                 result.errors.append(
                     f"inference {k} started {result.intervals[-1]} cycles after inference "
-                    f"{k - 1}, program says {result.expected_interval} (back to back)")
-    if result.mismatches and diagnose:
+                    f"{k - 1}, program says {want} (back to back)")
+    if result.mismatches and diagnose and program.num_models() > 1:
+        result.divergence_error = "not available for a program of several models"
+    elif result.mismatches and diagnose:
         from . import divergence
 
         first = min(m.inference for m in result.mismatches)

@@ -85,15 +85,38 @@ LOAD_SEL_BITS = 2
 
 class CtrlReg(enum.IntEnum):
     """Control-register addresses (load_sel_i = LoadSel.CTRL); only the low CTRL_ADDR_BITS
-    address bits are decoded."""
+    address bits are decoded. The fields below PROG_LEN .. REG_HI are model 0's entry of the
+    model table; model m's entry is at `ctrl_addr(field, m)` = m << CTRL_FIELD_BITS | field
+    (docs/isa.md, "Several models"). After reset every entry holds BASE 0, REG_LO 0,
+    REG_HI rf_depth and model 0 is selected: a one-model program writes PROG_LEN, N_IN, N_OUT
+    of model 0 as before."""
 
     PROG_LEN = 0  # P, bundles per inference
     N_IN = 1  # input beats per inference
     N_OUT = 2  # output beats per inference
+    BASE = 3  # instruction-memory address of the model's first bundle
+    REG_LO = 4  # the model's register range [REG_LO, REG_HI) in banks 1..: what clear zeroes
+    REG_HI = 5
+    MODEL_SELECT = 7  # data = the model the next inferences run (only while idle)
 
 
-CTRL_ADDR_BITS = 2
+MAX_MODELS = 4  # entries of the model table
+CTRL_FIELD_BITS = 3
+CTRL_MODEL_BITS = 2  # log2(MAX_MODELS)
+CTRL_ADDR_BITS = CTRL_FIELD_BITS + CTRL_MODEL_BITS
 CTRL_DATA_BITS = 32
+# a MODEL_SELECT write holds in_ready low this many cycles after it (rill_ctrl refreshes the
+# cores' copy of the selected model's first bundle from the instruction memory)
+SELECT_CYCLES = 2
+
+
+def ctrl_addr(reg: CtrlReg, model: int = 0) -> int:
+    """The control-register address of `reg` in model `model`'s table entry."""
+    if reg == CtrlReg.MODEL_SELECT:
+        return int(reg)
+    if not 0 <= model < MAX_MODELS:
+        raise ValueError(f"model {model}: the table has {MAX_MODELS} entries")
+    return (model << CTRL_FIELD_BITS) | int(reg)
 
 
 class Status(enum.IntEnum):

@@ -180,6 +180,11 @@ def _isa_sections() -> list[str]:
         f"  localparam int unsigned LOAD_SEL_BITS = {isa.LOAD_SEL_BITS};",
         f"  localparam int unsigned CTRL_ADDR_BITS = {isa.CTRL_ADDR_BITS};",
         f"  localparam int unsigned CTRL_DATA_BITS = {isa.CTRL_DATA_BITS};",
+        "  // model table: model m's entry at {m, field}; MODEL_SELECT is global (docs/isa.md)",
+        f"  localparam int unsigned CTRL_FIELD_BITS = {isa.CTRL_FIELD_BITS};",
+        f"  localparam int unsigned CTRL_MODEL_BITS = {isa.CTRL_MODEL_BITS};",
+        f"  localparam int unsigned MAX_MODELS = {isa.MAX_MODELS};",
+        f"  localparam int unsigned SELECT_CYCLES = {isa.SELECT_CYCLES};",
         "",
     ]
     L += _enum("load_sel_e", "LOAD_", "LOAD_SEL_BITS", isa.LOAD_SEL_BITS, isa.LoadSel)

@@ -3,6 +3,7 @@
 Sits above `rill.compile` (it executes a `compile.program.Program`) and `rill.hw`.
 """
 
+from .multi import MultiModelVM
 from .vm import VM
 
-__all__ = ["VM"]
+__all__ = ["VM", "MultiModelVM"]

@@ -270,19 +270,23 @@ class VM:
         self.w_spread_max = self.w_spread.max(axis=-1, initial=-2000)
 
     # running ---------------------------------------------------------------------------------
-    def reset(self) -> None:
-        """Back to the state right after loading: constants loaded, everything else zero."""
+    def reset(self, model_index: int | None = None) -> None:
+        """Back to the state right after loading: constants loaded, everything else zero.
+        model_index: None or 0 (a program of several models: `vm.multi.MultiModelVM`)."""
+        if model_index is not None:
+            self.program.check_model_index(model_index)
         c = self.program.config
         self.rf = np.zeros((1 << c.addr_bits, self.B), np.float32)
         k = self.program.consts.shape[0]
         self.rf[:k] = numerics.from_f32_bits(self.program.consts)
         self._canonical = kernels.is_canonical(self.rf)  # runs only ever write canonical values
 
-    def run_beats(self, beats: np.ndarray, *, trace=None) -> np.ndarray:
+    def run_beats(self, beats: np.ndarray, *, trace=None, model_index: int = 0) -> np.ndarray:
         """One inference from raw input beats ([n_in, B] bf16 bits) to output beats.
         trace: a path, a callable or a `vm.trace.Tracer`: one record per issued op (vm/trace.py);
         read from the finished run, so the run itself is the same with or without it."""
         p, c = self.program, self.program.config
+        p.check_model_index(model_index)
         beats = np.asarray(beats)
         if beats.shape != (p.n_in, self.B) or beats.dtype != np.uint16:
             raise VMInputError(f"input beats: expected uint16 [{p.n_in}, {self.B}], got "
@@ -329,16 +333,19 @@ class VM:
                 f = _VEC_FUNCS[VOp[kind]]
                 V[out] = f(V[a]) if b is None else f(V[a], V[b])
 
-    def run(self, x: np.ndarray, *, trace=None) -> np.ndarray:
+    def run(self, x: np.ndarray, *, trace=None, model_index: int = 0) -> np.ndarray:
         """One inference: float32 in (rounded to bf16), float32 out holding bf16 values. A
         streaming program keeps its state for the next call; `reset()` clears it. trace: see
-        run_beats."""
+        run_beats. model_index: 0 (a program of several models: `vm.multi.MultiModelVM`)."""
+        self.program.check_model_index(model_index)
         return self.program.output_from_beats(self.run_beats(self.program.input_beats(x),
                                                              trace=trace))
 
-    def run_timesteps(self, x: np.ndarray, axis: int = 0, *, trace=None) -> np.ndarray:
+    def run_timesteps(self, x: np.ndarray, axis: int = 0, *, trace=None,
+                      model_index: int = 0) -> np.ndarray:
         """A whole sequence through a streaming program, one element per inference; a trace
         path or callable collects every step (`inference` = the step)."""
+        self.program.check_model_index(model_index)
         x = as_float_array(x, "run_timesteps input")
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
                 or not -x.ndim <= axis < x.ndim:
@@ -356,5 +363,8 @@ class VM:
         return np.stack([self.run(np.take(x, t, axis=axis), trace=trace)
                          for t in range(x.shape[axis])], axis=axis)
 
-    def cycle_count_per_inference(self) -> int:
-        return self.program.cycle_count_per_inference()
+    def cycle_count_per_inference(self, model_index: int = 0) -> int:
+        return self.program.cycle_count_per_inference(model_index)
+
+    def num_models(self) -> int:
+        return self.program.num_models()
