@@ -25,6 +25,7 @@ TIERS: list[tuple[str, ...]] = [
     ("frontend", "compile"),  # torch.fx -> NNIR (public as rill.fx) | NNIR -> Program
     ("vm",),  # the golden VM runs a Program
     ("cosim",),  # the RTL against the VM
+    ("rt",),  # the runtime: one interface over the VM and a persistent RTL simulation
     ("app",),  # rill/__init__ (the public API), the CLI, the demo and its models
 ]
 LAYER_OF_PACKAGE = {
@@ -38,6 +39,7 @@ LAYER_OF_PACKAGE = {
     "rill.compile": "compile",
     "rill.vm": "vm",
     "rill.cosim": "cosim",
+    "rill.rt": "rt",
     "rill": "app",
     "rill.__main__": "app",
     "rill.cli": "app",
