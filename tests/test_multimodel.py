@@ -302,3 +302,47 @@ def test_cli_run_model(nnirs, tmp_path, capsys):
 
     with pytest.raises(UsageError, match="--model 2"):
         main([str(tmp_path / "two.rill"), str(tmp_path / "y.npy"), "--model", "2"])
+
+
+@pytest.mark.parametrize("placement", ["shared", "swapped"])
+def test_provenance_is_linked(nnirs, placement, tmp_path):
+    """The models' debug tables become one (each model's slots at its cores and pcs):
+    `program.model(k)` names model k's NNIR nodes as the model compiled alone does, also
+    after a save/load round trip."""
+    lc, mc = PLACEMENTS[placement]
+    prog = two_models(nnirs, lc, mc)
+    assert prog.debug is not None
+    prog.save(tmp_path / "two.rill")
+    back = rill.Program.load(tmp_path / "two.rill")
+    for k, (nnir, cores) in enumerate(zip(nnirs, (lc, mc), strict=True)):
+        solo = alone(nnir, cores)
+        for p in (prog, back):
+            view = p.model(k)
+            e = p.model_table()[k]
+            for j, core in enumerate(e.cores):
+                for pc in range(e.length):
+                    for slot in (0, 1):
+                        a, b = view.debug.node_at(core, pc, slot), solo.debug.node_at(j, pc, slot)
+                        assert (a and a.label()) == (b and b.label())
+
+
+def test_report_and_trace_take_a_model(nnirs, tmp_path, capsys):
+    """`rill report --model K` and `rill trace --model K` analyse model K's segment with its
+    provenance; a model the program does not have is a VMInputError (the CLI's exit 2)."""
+    from rill.report import main as report
+    from rill.vm.trace import main as trace
+
+    prog = two_models(nnirs)
+    prog.save(tmp_path / "two.rill")
+    assert report([str(tmp_path / "two.rill"), "--model", "1", "--out",
+                   str(tmp_path / "rep")]) == 0
+    out = capsys.readouterr().out
+    assert "model 1 ('mlp') of 2" in out
+    assert f"{prog.cycle_count_per_inference(1)} cycles per inference" in out
+    assert "layers_0" in out  # the NNIR node's name: provenance kept
+    np.save(tmp_path / "y.npy", np.ones((1, 40), np.float32))
+    assert trace([str(tmp_path / "two.rill"), str(tmp_path / "y.npy"), "--model", "1",
+                  "--out", str(tmp_path / "t.jsonl")]) == 0
+    assert '"node": "layers_0"' in (tmp_path / "t.jsonl").read_text()
+    with pytest.raises(rill.VMInputError, match="model_index=2"):
+        report([str(tmp_path / "two.rill"), "--model", "2", "--out", str(tmp_path / "r2")])

@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import AllocationError, InvalidProgramError, RillError
 from ..hw import isa
 from ..hw.config import Config
+from .debuginfo import DebugInfo
 from .program import ModelEntry, Program
 from .validate import validate_program
 
@@ -234,17 +235,36 @@ def link(models: list[tuple[str, tuple[int, ...], Program]], config: Config,
                        else np.zeros((0, B, B), np.uint16))
     consts = np.concatenate([p.consts for _, _, p in models]).astype(np.uint32).reshape(-1, B)
     m0 = entries[0]
+    debug = _link_debug(models, entries, c, base)
     if len(entries) == 1:  # one model on some of the cores: a one-model program
         return validate_program(Program(
             c, m0.length, m0.n_in, m0.n_out, bundles, weights, consts, m0.input_shape,
             m0.output_shape, m0.streaming_axis, m0.t_last_out, name or m0.name,
-            m0.input_channels_first, m0.output_channels_first),
+            m0.input_channels_first, m0.output_channels_first, debug=debug),
             origin=f"linked program {name or m0.name!r}")
     prog = Program(
         c, base, m0.n_in, m0.n_out, bundles, weights, consts, m0.input_shape, m0.output_shape,
         m0.streaming_axis, m0.t_last_out, name or "+".join(e.name for e in entries),
-        m0.input_channels_first, m0.output_channels_first, models=tuple(entries))
+        m0.input_channels_first, m0.output_channels_first, debug=debug, models=tuple(entries))
     return validate_program(prog, origin=f"linked program {prog.name!r}")
+
+
+def _link_debug(models, entries, config: Config, length: int) -> DebugInfo | None:
+    """The models' provenance tables as one: each model's slots at its cores and pcs, its
+    node indices and dataflow op ids after the models' before it (None unless every model
+    has one). `Program.model(k)` slices model k's back out for `rill trace` / `rill report`."""
+    if any(p.debug is None for _, _, p in models):
+        return None
+    slots = np.full((config.num_cores, length, 2, 2), -1, np.int32)
+    nodes, n_ops = [], 0
+    for (_, cores, p), e in zip(models, entries, strict=True):
+        sub = p.debug.slots.astype(np.int32)
+        shifted = np.where(sub >= 0, sub + np.array([n_ops, len(nodes)], np.int32), -1)
+        for j, core in enumerate(cores):
+            slots[core, e.base:e.base + e.length] = shifted[j]
+        nodes += p.debug.nodes
+        n_ops += p.debug.n_ops
+    return DebugInfo(nodes, slots, n_ops)
 
 
 def validate_models(p: Program, origin: str) -> Program:

@@ -161,11 +161,14 @@ class Program:
         cache = self.__dict__.setdefault("_model_views", {})
         if k not in cache:
             e = self.models[k]
+            debug = None if self.debug is None else DebugInfo(
+                self.debug.nodes, self.debug.slots[:, e.base : e.base + e.length],
+                self.debug.n_ops)
             cache[k] = Program(
                 self.config, e.length, e.n_in, e.n_out,
                 [b[e.base : e.base + e.length] for b in self.bundles], self.weights,
                 self.consts, e.input_shape, e.output_shape, e.streaming_axis, e.t_last_out,
-                e.name, e.input_channels_first, e.output_channels_first)
+                e.name, e.input_channels_first, e.output_channels_first, debug=debug)
         return cache[k]
 
     # IO layout -------------------------------------------------------------------------------

@@ -131,10 +131,17 @@ def main(argv: list[str] | None = None) -> int:
                     "and show the measured cycles")
     ap.add_argument("--inferences", type=int, default=3, help="RTL inferences (random inputs)")
     ap.add_argument("--svg", action="store_true", help="draw an SVG instead of a PNG")
+    ap.add_argument("--model", type=int, default=0, metavar="K",
+                    help="model K of a program of several models (default 0)")
     ns = ap.parse_args(argv)
     if ns.inferences < 1:
         ap.error("--inferences must be >= 1")
     program = Program.load(ns.program)  # a RillError: the CLI prints it, exit status 2
+    if program.num_models() > 1 or ns.model:  # one model's segment, with its provenance
+        n = program.num_models()
+        program = program.model(ns.model)
+        print(f"model {ns.model} ({program.name!r}) of {n}"
+              + (": --model K for another" if n > 1 else ""))
     try:
         rep = write_report(program, ns.out, rtl=ns.rtl, svg=ns.svg, inferences=ns.inferences)
     except OSError as e:

@@ -190,10 +190,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="default: jsonl for an --out ending in .jsonl, else text")
     ap.add_argument("--lanes", type=int, default=4, help="lanes shown per value in the text "
                     "view (JSON Lines always has all of them)")
+    ap.add_argument("--model", type=int, default=0, metavar="K",
+                    help="model K of a program of several models (default 0)")
     ns = ap.parse_args(argv)
     if ns.lanes < 0:
         ap.error("--lanes must be >= 0")
     program = Program.load(ns.program)
+    if program.num_models() > 1 or ns.model:  # one model's segment, with its provenance
+        n = program.num_models()
+        program = program.model(ns.model)
+        print(f"rill trace: model {ns.model} ({program.name!r}) of {n}", file=sys.stderr)
     try:
         xs = np.load(ns.inputs, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
