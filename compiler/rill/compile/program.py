@@ -51,6 +51,20 @@ def as_float_array(x, what: str) -> np.ndarray:
     return x.astype(np.float32)  # also to native byte order
 
 
+def as_sequence(x, axis) -> np.ndarray:
+    """`x` as float32 for `run_timesteps(x, axis)` (the VM's and the runtime's): `axis` an
+    axis of x with at least one element, else a VMInputError saying which."""
+    x = as_float_array(x, "run_timesteps input")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
+            or not -x.ndim <= axis < x.ndim:
+        raise VMInputError(f"run_timesteps axis={axis!r}: input shape {x.shape} has axes "
+                           f"{-x.ndim}..{x.ndim - 1}")
+    if x.shape[axis] == 0:
+        raise VMInputError(f"run_timesteps: input shape {x.shape} has no elements on axis "
+                           f"{axis}: the sequence is empty")
+    return x
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
     """One model of a program: its instruction segment, IO, timing and memory ranges.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compile import multi_io
-from ..compile.program import Program, as_float_array
+from ..compile.program import Program, as_sequence
 from ..errors import VMInputError
 
 
@@ -117,14 +117,7 @@ class Runtime:
         VM.run_timesteps). Every step is converted before the first one runs: a bad input
         raises before anything reaches the backend."""
         k = self._prepare(model_index)
-        x = as_float_array(x, "run_timesteps input")
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
-                or not -x.ndim <= axis < x.ndim:
-            raise VMInputError(f"run_timesteps axis={axis!r}: input shape {x.shape} has axes "
-                               f"{-x.ndim}..{x.ndim - 1}")
-        if x.shape[axis] == 0:
-            raise VMInputError(f"run_timesteps: input shape {x.shape} has no elements on axis "
-                               f"{axis}: the sequence is empty")
+        x = as_sequence(x, axis)
         steps = [input_beats(self.program, np.take(x, t, axis=axis), k)
                  for t in range(x.shape[axis])]
         return np.stack([output_from_beats(self.program, self._infer(b, k), k) for b in steps],

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..compile.program import Program, as_float_array
+from ..compile.program import Program, as_sequence
 from ..errors import ProgramError, VMInputError
 from ..hw import isa, numerics
 from ..hw.isa import MOp, VOp
@@ -346,14 +346,7 @@ class VM:
         """A whole sequence through a streaming program, one element per inference; a trace
         path or callable collects every step (`inference` = the step)."""
         self.program.check_model_index(model_index)
-        x = as_float_array(x, "run_timesteps input")
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
-                or not -x.ndim <= axis < x.ndim:
-            raise VMInputError(f"run_timesteps axis={axis!r}: input shape {x.shape} has axes "
-                               f"{-x.ndim}..{x.ndim - 1}")
-        if x.shape[axis] == 0:
-            raise VMInputError(f"run_timesteps: input shape {x.shape} has no elements on axis "
-                               f"{axis}: the sequence is empty")
+        x = as_sequence(x, axis)
         if trace is not None:
             from .trace import Tracer
 
