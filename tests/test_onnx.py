@@ -225,7 +225,6 @@ class GeluRef(nn.Module):
         return F.gelu(h) + h if self.form == 1 else F.gelu(h)
 
 
-@pytest.mark.skipif(not hasattr(rill.ir.OpKind, "GELU"), reason="no GELU in rill yet")
 def test_gelu_spelled_with_erf(tmp_path):
     """nn.GELU exported below opset 20 (Div, Erf, Add, Mul, Mul) and hand-written erf GELUs
     in three associations: one gelu, the same bits as F.gelu through the fx path."""
