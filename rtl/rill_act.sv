@@ -1,5 +1,5 @@
 // Activation unit: TANH, SIGMOID and PHI, numerics.act_tanh / act_sigmoid / act_phi
-// (docs/numerics.md). Five register stages: inputs in cycle c, y_o valid in cycle c+5.
+// (docs/numerics.md). Six register stages: inputs in cycle c, y_o valid in cycle c+6.
 // Two tables in one ROM of 2048 words, address {phi, segment}: ACT_TABLE (tanh) and
 // ACT_PHI_TABLE (erf(x / sqrt 2)). PHI reads u as TANH does and combines as SIGMOID does
 // (the "cdf" combine: s = 2^16 +- y, result s * 2^-17).
@@ -7,15 +7,17 @@
 //       19 significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1
 //   T   table read: {c0, c1} = table[{phi, u >> 9}] from a block-RAM ROM (its registered read);
 //       beside it fs = f = u & 511, or -f for a negative x's sigmoid / phi
-//   M   c1 * fs straight from the ROM's read register (block-RAM clock-to-out, then the DSP
-//       multiplier: 2 + 3 levels); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid, phi), as
+//   R   the ROM word registered again (block-RAM clock-to-out is slow: the multiplier is fed
+//       from a register, not from the block RAM)
+//   M   c1 * fs (DSP multiplier); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid, phi), as
 //       o * 2^9 (+ 511 when subtracting)
 //   A   o * 2^9 + c1 * fs (+ 511) (the DSP post-adder); mag = that >> 9 = o +- ((c1 * f) >> 9):
 //       tanh |y|, sigmoid / phi s = 2^16 +- y; and the leading-zero count of mag (rill_lzc)
 //   N   integer -> fp32 (exact): normalising shift, exponent, pack: tanh +-y * 2^-16,
 //       sigmoid / phi s * 2^-17, +0 when mag = 0; NaN -> 0x7FC00000
-// (Until issue 11's second pass the ROM word had its own register stage R and the count its
-// own stage N1: seven stages. rill synth measures the merged stages inside the level budget.)
+// (Until issue 11's second pass the count had its own stage N1: seven stages. Feeding the
+// multiplier straight from the block RAM as well, five stages, measured 5 levels but
+// 80 MHz on ECP5 against 134: the path is the RAM's clock-to-out plus a multiplier.)
 module rill_act
   import rill_pkg::*;
 (
@@ -112,30 +114,31 @@ module rill_act
   assign fs_d  = (q_flags_q.cdf && q_flags_q.neg) ? -$signed({1'b0, u_q[FW-1:0]})
                                                   : $signed({1'b0, u_q[FW-1:0]});
 
+  // ---------------------------------------------------------------- R: register the ROM word
+  flags_t                 r_flags_q;
+  logic [ACT_C0_BITS-1:0] c0_q;
+  logic [ACT_C1_BITS-1:0] c1_q;
+  logic signed [FW:0]     r_fs_q;
+
   // ---------------------------------------------------------------- M: multiply, offset
   // With P = c1 * f >= 0: o + (P >> 9) = (o * 2^9 + P) >> 9 and o - (P >> 9) =
   // (o * 2^9 + 511 - P) >> 9, exactly. So mag is one multiply-add, c1 * fs + o * 2^9 (+ 511),
-  // then >> 9: on Xilinx a DSP48 fed by the ROM's read register, with its M (prod_q) register.
+  // then >> 9: on Xilinx a DSP48 with its A (c1_q), M (prod_q) and P registers.
   flags_t                 m_flags_q;
-  logic [ACT_C0_BITS-1:0] c0;
-  logic [ACT_C1_BITS-1:0] c1;
   logic signed [SW-1:0]   prod_d, prod_q;  // c1 * fs
   logic signed [SW-1:0]   offw_d, offw_q;  // o * 2^9 (+ 511)
 
-  assign c0 = rom_q[EW-1:ACT_C1_BITS];
-  assign c1 = rom_q[ACT_C1_BITS-1:0];
-
   always_comb begin
     logic [YW-1:0] off;
-    prod_d = SW'($signed({1'b0, c1})) * SW'(fs_q);
-    if (!t_flags_q.cdf) begin
-      off = YW'(c0);
-    end else if (t_flags_q.neg) begin
-      off = YW'(1 << ACT_OUT_FRAC) - YW'(c0);
+    prod_d = SW'($signed({1'b0, c1_q})) * SW'(r_fs_q);
+    if (!r_flags_q.cdf) begin
+      off = YW'(c0_q);
+    end else if (r_flags_q.neg) begin
+      off = YW'(1 << ACT_OUT_FRAC) - YW'(c0_q);
     end else begin
-      off = YW'(1 << ACT_OUT_FRAC) + YW'(c0);
+      off = YW'(1 << ACT_OUT_FRAC) + YW'(c0_q);
     end
-    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{t_flags_q.cdf && t_flags_q.neg}}}));
+    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{r_flags_q.cdf && r_flags_q.neg}}}));
   end
 
   // ---------------------------------------------------------------- A: add, leading zeros
@@ -191,7 +194,11 @@ module rill_act
     t_flags_q <= q_flags_q;
     rom_q     <= rom_d;
     fs_q      <= fs_d;
-    m_flags_q <= t_flags_q;
+    r_flags_q <= t_flags_q;
+    c0_q      <= rom_q[EW-1:ACT_C1_BITS];
+    c1_q      <= rom_q[ACT_C1_BITS-1:0];
+    r_fs_q    <= fs_q;
+    m_flags_q <= r_flags_q;
     prod_q    <= prod_d;
     offw_q    <= offw_d;
     n_flags_q <= a_flags_d;

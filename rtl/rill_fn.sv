@@ -3,8 +3,8 @@
 // One table, FN_TABLE[{sel, p, k}] = {c0 (unsigned), c1 (signed)}, read at the top 8 fraction
 // bits k of a significand (or of EXP2's fixed-point fraction), interpolated with the low 15
 // bits r: y = c0 + ((c1 * r) >>> 15) (floor).
-// RECIP, RSQRT, EXP2: FN_STAGES (6) register stages, valid_i/sel_i/x_i in cycle c, y_o in
-// cycle c+6; LOG2: FN_LOG_STAGES (10), y_o in cycle c+10. y_o is +0 in a cycle in which no
+// RECIP, RSQRT, EXP2: FN_STAGES (7) register stages, valid_i/sel_i/x_i in cycle c, y_o in
+// cycle c+7; LOG2: FN_LOG_STAGES (11), y_o in cycle c+11. y_o is +0 in a cycle in which no
 // result leaves; the caller never lets a LOG2 and a shorter op leave in one cycle (the
 // compiler's one write-back per cycle; the simulation asserts it).
 //   F1  unpack; EXP2: |x| * 2^23 = {1, f, 0000000} >> (134 - e) (the shift amount and the
@@ -15,9 +15,8 @@
 //       the exponent term: RECIP 253 - e, RSQRT 190 - ((e + 1) >> 1), LOG2 E = e - 127
 //   T   table read (block-RAM ROM, its registered read) at {sel, p, k}; EXP2's exponent
 //       127 + i (i = v >>> 23) and its range (i > 127: +inf, i < -126: +0); the specials
-//   M   c1 * r (DSP multiplier) straight from the ROM's read register; the exponent + 1
-//       (for y = 2^24) and the FTZ tests (until issue 11's second pass the ROM word had a
-//       register stage R of its own: 7 and 11 stages)
+//   R   the ROM word registered again; the exponent + 1 (for y = 2^24) and the FTZ tests
+//   M   c1 * r (DSP multiplier)
 //   A   y = c0 + (c1 * r >>> 15)
 //   P   (RECIP, RSQRT, EXP2) pack: {sign, exponent (+1 if y = 2^24), y[22:0]}, FTZ, specials
 //   L1  (LOG2) S = E * 2^24 + y = {E, y[23:0]} (y < 2^24), |S| (one carry chain), sign
@@ -195,17 +194,21 @@ module rill_fn
     endcase
   end
 
-  // ---------------------------------------------------------------- (the ROM word, read)
-  // c1 feeds the DSP multiplier straight from the ROM's read register (block-RAM clock-to-out
-  // 2 + multiply 3 levels); the exponent + 1 and the FTZ tests come from T's registers.
-  logic [C0W-1:0]       c0;
-  logic [C1W-1:0]       c1;
-  logic [7:0]           r_b1_d;   // exponent + 1, for y = 2^24
-  logic                 r_ftz0_d, r_ftz1_d;  // FTZ without / with the + 1
+  // ---------------------------------------------------------------- R: register the ROM word
+  logic                 r_v_q;
+  logic [1:0]           r_sel_q;
+  logic [C0W-1:0]       c0_d, c0_q;
+  logic [C1W-1:0]       c1_d, c1_q;
+  logic [RW-1:0]        r_r_q;
+  logic                 r_s_q, r_sps_q;
+  sp_e                  r_sp_q;
+  logic signed [8:0]    r_xb_q;
+  logic [7:0]           r_b1_d, r_b1_q;   // exponent + 1, for y = 2^24
+  logic                 r_ftz0_d, r_ftz0_q, r_ftz1_d, r_ftz1_q;  // FTZ without / with the + 1
 
   always_comb begin
-    c0       = rom_q[EW-1:C1W];
-    c1       = rom_q[C1W-1:0];
+    c0_d     = rom_q[EW-1:C1W];
+    c1_d     = rom_q[C1W-1:0];
     r_b1_d   = t_xb_q[7:0] + 8'd1;
     r_ftz0_d = t_xb_q <= 9'sd0;
     r_ftz1_d = t_xb_q < 9'sd0;
@@ -222,7 +225,7 @@ module rill_fn
   logic                 m_ftz0_q, m_ftz1_q;
   logic signed [PW-1:0] prod_d, prod_q;
 
-  assign prod_d = PW'($signed(c1)) * $signed({1'b0, t_r_q});
+  assign prod_d = PW'($signed(c1_q)) * $signed({1'b0, r_r_q});
 
   // ---------------------------------------------------------------- A: add
   logic                 a_v_q;
@@ -332,6 +335,7 @@ module rill_fn
       f1_v_q <= 1'b0;
       f2_v_q <= 1'b0;
       t_v_q  <= 1'b0;
+      r_v_q  <= 1'b0;
       m_v_q  <= 1'b0;
       a_v_q  <= 1'b0;
       p_v_q      <= 1'b0;
@@ -344,7 +348,8 @@ module rill_fn
       f1_v_q <= valid_i;
       f2_v_q <= f1_v_q;
       t_v_q  <= f2_v_q;
-      m_v_q  <= t_v_q;
+      r_v_q  <= t_v_q;
+      m_v_q  <= r_v_q;
       a_v_q  <= m_v_q;
       p_v_q      <= p_v_d;
       l1_v_q     <= a_v_q && a_sel_q == FN_LOG2;
@@ -380,16 +385,28 @@ module rill_fn
     t_xb_q       <= t_xb_d;
     t_sp_q       <= t_sp_d;
     t_sps_q      <= t_sps_d;
+    // R
+    r_sel_q  <= t_sel_q;
+    c0_q         <= c0_d;
+    c1_q         <= c1_d;
+    r_r_q        <= t_r_q;
+    r_s_q        <= t_s_q;
+    r_sps_q      <= t_sps_q;
+    r_sp_q       <= t_sp_q;
+    r_xb_q       <= t_xb_q;
+    r_b1_q       <= r_b1_d;
+    r_ftz0_q     <= r_ftz0_d;
+    r_ftz1_q     <= r_ftz1_d;
     // M
-    m_sel_q  <= t_sel_q;
-    m_c0_q       <= c0;
-    m_s_q        <= t_s_q;
-    m_sps_q      <= t_sps_q;
-    m_sp_q       <= t_sp_q;
-    m_xb_q       <= t_xb_q;
-    m_b1_q       <= r_b1_d;
-    m_ftz0_q     <= r_ftz0_d;
-    m_ftz1_q     <= r_ftz1_d;
+    m_sel_q  <= r_sel_q;
+    m_c0_q       <= c0_q;
+    m_s_q        <= r_s_q;
+    m_sps_q      <= r_sps_q;
+    m_sp_q       <= r_sp_q;
+    m_xb_q       <= r_xb_q;
+    m_b1_q       <= r_b1_q;
+    m_ftz0_q     <= r_ftz0_q;
+    m_ftz1_q     <= r_ftz1_q;
     prod_q       <= prod_d;
     // A
     a_sel_q  <= m_sel_q;

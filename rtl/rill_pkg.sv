@@ -183,11 +183,11 @@ package rill_pkg;
   endfunction
   localparam int unsigned ADD_STAGES = 4;  // register stages per unit
   localparam int unsigned MUL_STAGES = 3;
-  localparam int unsigned ACT_STAGES = 5;
+  localparam int unsigned ACT_STAGES = 6;
   localparam int unsigned RELU_STAGES = 1;
   localparam int unsigned MINMAX_STAGES = 2;
-  localparam int unsigned FN_STAGES = 6;
-  localparam int unsigned FN_LOG_STAGES = 10;
+  localparam int unsigned FN_STAGES = 7;
+  localparam int unsigned FN_LOG_STAGES = 11;
   function automatic int unsigned rmax_stages(int unsigned block_size);
     return 2 * $clog2(block_size);
   endfunction
@@ -196,11 +196,11 @@ package rill_pkg;
   endfunction
   localparam int unsigned LAT_ADD = 6;
   localparam int unsigned LAT_MUL = 5;
-  localparam int unsigned LAT_ACT = 7;
+  localparam int unsigned LAT_ACT = 8;
   localparam int unsigned LAT_RELU = 3;
   localparam int unsigned LAT_MINMAX = 4;
-  localparam int unsigned LAT_FN = 8;
-  localparam int unsigned LAT_FN_LOG = 12;
+  localparam int unsigned LAT_FN = 9;
+  localparam int unsigned LAT_FN_LOG = 13;
   localparam int unsigned LAT_OUT = 2;
 
   // ---- numerics (numerics.py) ----

@@ -242,8 +242,8 @@ def test_verifier_rejects_inconsistent_gru_layers():
 
 def test_seed_sized_gru_streams_faster_than_the_lstm():
     """The issue's target: GRU 128 -> 256 x 2 -> 16 streamed on ia_840f_c3b64 in fewer cycles
-    than the LSTM of the same sizes, both with their recurrent parts one step ahead (142 and
-    143: the GRU cell's chain is one ADD longer per layer, its matvecs smaller;
+    than the LSTM of the same sizes, both with their recurrent parts one step ahead (146 and
+    147: the GRU cell's chain is one ADD longer per layer, its matvecs smaller;
     docs/architecture.md, "Recurrent layers")."""
     from rill.models import GruNet as SeedGru
     from rill.models import LstmNet as SeedLstm
