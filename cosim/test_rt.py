@@ -150,8 +150,8 @@ def test_a_difference_from_the_vm_raises(lstm, monkeypatch):
             rt.run(x)
         real = rt.vm.run_beats
 
-        def tampered(beats):
-            out = real(beats).copy()
+        def tampered(beats, **kw):
+            out = real(beats, **kw).copy()
             out[0, 2] ^= 0x0001
             return out
 
@@ -164,7 +164,7 @@ def test_a_difference_from_the_vm_raises(lstm, monkeypatch):
         assert "first mismatch: inference 3 beat 0 (cycle " in msg and "lanes [2]" in msg, msg
         assert e.value.inference == 3 and len(e.value.mismatches) == 1
         monkeypatch.undo()
-        monkeypatch.setattr(lstm, "cycle_count_per_inference", lambda: 1000)
+        monkeypatch.setattr(lstm, "cycle_count_per_inference", lambda model_index=0: 1000)
         with pytest.raises(CosimMismatchError, match=r"inference 4: \d+ cycles from first "
                            r"input beat to last output beat, program says 1000"):
             rt.run(xs[4])

@@ -158,11 +158,16 @@ class Program:
             (0, int(self.consts.shape[0]))),)
 
     def check_model_index(self, model_index) -> int:
+        """model_index as an int in 0 .. num_models() - 1, else a VMInputError saying why."""
         n = self.num_models()
-        if isinstance(model_index, bool) or not isinstance(model_index, (int, np.integer)) \
-                or not 0 <= model_index < n:
-            raise VMInputError(f"model_index={model_index!r}: program {self.name!r} has {n} "
-                               f"model{'s' if n > 1 else ''} (0..{n - 1})")
+        if isinstance(model_index, bool) or not isinstance(model_index, (int, np.integer)):
+            raise VMInputError(f"model_index={model_index!r}: an integer (0..{n - 1})")
+        if not 0 <= model_index < n:
+            if n == 1:
+                raise VMInputError(f"model_index={model_index}: program {self.name!r} has "
+                                   "only one model (model_index 0)")
+            raise VMInputError(f"model_index={model_index}: program {self.name!r} has {n} "
+                               f"models (0..{n - 1})")
         return int(model_index)
 
     def model(self, model_index: int = 0) -> Program:

@@ -19,40 +19,6 @@ class RuntimeClosedError(RuntimeError):
     """The runtime was closed: nothing more runs on it."""
 
 
-def check_model_index(program: Program, model_index) -> int:
-    """model_index as an int in 0 .. num_models() - 1, else a VMInputError saying why."""
-    n = program.num_models()
-    if isinstance(model_index, bool) or not isinstance(model_index, (int, np.integer)):
-        raise VMInputError(f"model_index={model_index!r}: an integer (0 .. {n - 1})")
-    if not 0 <= model_index < n:
-        if n == 1:
-            raise VMInputError(f"model_index={model_index}: program {program.name!r} has only "
-                               "one model (model_index 0)")
-        raise VMInputError(f"model_index={model_index}: program {program.name!r} has {n} "
-                           f"models (0 .. {n - 1})")
-    return int(model_index)
-
-
-# Multi-model programs (Program.num_models() > 1) pass the model index to the program's IO
-# layout and cycle count; model 0 calls them as a one-model program does.
-def input_beats(program: Program, x, model_index: int) -> np.ndarray:
-    return program.input_beats(x, model_index) if model_index else program.input_beats(x)
-
-
-def output_from_beats(program: Program, beats: np.ndarray, model_index: int):
-    return (program.output_from_beats(beats, model_index) if model_index
-            else program.output_from_beats(beats))
-
-
-def expected_cycles(program: Program, model_index: int) -> int:
-    return (program.cycle_count_per_inference(model_index) if model_index
-            else program.cycle_count_per_inference())
-
-
-def vm_run_beats(vm, beats: np.ndarray, model_index: int) -> np.ndarray:
-    return vm.run_beats(beats, model_index=model_index) if model_index else vm.run_beats(beats)
-
-
 class Runtime:
     """One program on one backend, inference after inference, state carried between calls.
 
@@ -92,20 +58,19 @@ class Runtime:
     def run(self, *xs, model_index: int = 0):
         """One inference, like VM.run: a streaming program keeps its state for the next call."""
         k = self._prepare(model_index)
-        if multi_io.is_multi(self.program.model_input_shape(k) if k else
-                             self.program.model_input_shape()):
+        if multi_io.is_multi(self.program.model_input_shape(k)):
             x = xs[0] if len(xs) == 1 and isinstance(xs[0], (tuple, list)) else xs
         elif len(xs) != 1:
             raise VMInputError(f"program {self.program.name!r} takes one input, got {len(xs)}")
         else:
             x = xs[0]
-        beats = input_beats(self.program, x, k)
-        return output_from_beats(self.program, self._infer(beats, k), k)
+        beats = self.program.input_beats(x, k)
+        return self.program.output_from_beats(self._infer(beats, k), k)
 
     def run_beats(self, beats: np.ndarray, model_index: int = 0) -> np.ndarray:
         """One inference from raw input beats ([n_in, B] uint16 bf16 bits) to output beats."""
         k = self._prepare(model_index)
-        p = self.program.model(k) if k else self.program
+        p = self.program.model(k)
         beats = np.asarray(beats)
         if beats.shape != (p.n_in, p.B) or beats.dtype != np.uint16:
             raise VMInputError(f"input beats: expected uint16 [{p.n_in}, {p.B}], got "
@@ -118,14 +83,14 @@ class Runtime:
         raises before anything reaches the backend."""
         k = self._prepare(model_index)
         x = as_sequence(x, axis)
-        steps = [input_beats(self.program, np.take(x, t, axis=axis), k)
+        steps = [self.program.input_beats(np.take(x, t, axis=axis), k)
                  for t in range(x.shape[axis])]
-        return np.stack([output_from_beats(self.program, self._infer(b, k), k) for b in steps],
+        return np.stack([self.program.output_from_beats(self._infer(b, k), k) for b in steps],
                         axis=axis)
 
     def reset(self, model_index: int | None = None) -> None:
         """Back to the initial streaming state (all models', or one model's)."""
-        k = None if model_index is None else check_model_index(self.program, model_index)
+        k = None if model_index is None else self.program.check_model_index(model_index)
         self._check_open()
         self._reset(k)
 
@@ -142,7 +107,7 @@ class Runtime:
 
     # -- for the backends -----------------------------------------------------------------
     def _prepare(self, model_index) -> int:
-        k = check_model_index(self.program, model_index)
+        k = self.program.check_model_index(model_index)
         self._check_open()
         return k
 

@@ -28,7 +28,7 @@ from ..compile.program import Program
 from ..cosim.image import Mismatch, RunImage, RunOptions, beat_mismatch
 from ..cosim.run import CosimMismatchError, _run_dir, build_accel, format_mismatches
 from . import protocol
-from .base import Runtime, expected_cycles, vm_run_beats
+from .base import Runtime
 from .sim import Simulation
 
 
@@ -112,18 +112,18 @@ class RTLRuntime(Runtime):
 
     def _infer(self, beats: np.ndarray, model_index: int) -> np.ndarray:
         k, step = len(self.cycles), self._since_reset
-        expected = vm_run_beats(self.vm, beats, model_index) if self.check else None
+        expected = self.vm.run_beats(beats, model_index=model_index) if self.check else None
         # the bench selects the model (MODEL_SELECT, docs/isa.md "Several models") when it is
         # not the selected one: between inferences, off the measured cycles
         reply, payload = self._request({"op": "infer", "k": k, "model": model_index},
                                        protocol.beats_bytes(beats))
         self._since_reset += 1
-        p = self.program.model(model_index) if model_index else self.program
+        p = self.program.model(model_index)
         out = protocol.bytes_beats(payload, p.B).reshape(p.n_out, p.B)
         cycles = int(reply["cycles"])
         self.cycles.append(cycles)
         errors = list(reply.get("errors", []))
-        want = expected_cycles(self.program, model_index)
+        want = self.program.cycle_count_per_inference(model_index)
         if self.check and cycles != want and not errors:
             errors.append(f"inference {k}: {cycles} cycles from first input beat to last "
                           f"output beat, program says {want}")

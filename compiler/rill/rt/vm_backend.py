@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..compile.program import Program
-from .base import Runtime, expected_cycles, vm_run_beats
+from .base import Runtime
 
 
 class VMRuntime(Runtime):
@@ -17,8 +17,8 @@ class VMRuntime(Runtime):
         self.vm = program.to_vm()
 
     def _infer(self, beats: np.ndarray, model_index: int) -> np.ndarray:
-        out = vm_run_beats(self.vm, beats, model_index)
-        self.cycles.append(expected_cycles(self.program, model_index))
+        out = self.vm.run_beats(beats, model_index=model_index)
+        self.cycles.append(self.program.cycle_count_per_inference(model_index))
         return out
 
     def _reset(self, model_index: int | None) -> None:
