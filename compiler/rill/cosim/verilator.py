@@ -66,8 +66,10 @@ _STAMP = ".rill_build_ok"
 # edges and on input changes), which on small designs outweighs the gain: measured cold on
 # two quiet cores, c1b8 builds in 26 s flat (17 s hierarchically) and simulates 2.3x faster
 # flat; c2b16 builds in 112 s flat (22 s) and simulates 1.6x faster flat. Designs with fewer
-# than HIER_MIN_LANES lanes (cores x B) stay flat.
-HIER_BLOCKS = ("rill_dot_row", "rill_fp32_add", "rill_fp32_mul", "rill_act")
+# than HIER_MIN_LANES lanes (cores x B) stay flat. The function unit (rill_fn, one per vector
+# lane since the op-set issue) was inlined at first: 133 MB of C++ and a 150 s cold build
+# (263 CPU-s); as a block, 64 MB and 78 s (144 CPU-s), simulating no slower.
+HIER_BLOCKS = ("rill_dot_row", "rill_fp32_add", "rill_fp32_mul", "rill_act", "rill_fn")
 HIER_MIN_LANES = 48
 # --output-split-cfuncs: Vtop's huge functions (register file, weight memory) in pieces of
 # ~500 statements, which gcc compiles ~20% faster in all (and two cores share more evenly);
