@@ -161,12 +161,14 @@ module rill_dot_row
     return (a ^ b ^ c) + m;
   endfunction
 
-  // one 4-way level of a right shift with fill: amt holds the level's two bits in place
+  // one 4-way level of a right shift with fill: amt holds the level's two bits in place.
+  // An arithmetic shift of {fill, v} fills with the fill bit for any amount up to 63, and
+  // its 41 bits keep Verilator in 64-bit words (a wider operand is a multi-word shift call)
   function automatic logic [39:0] shr(logic [39:0] v, logic fill, logic [5:0] amt);
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [103:0] e;  // fill for a shift by up to 63; the upper part is not needed
+    logic signed [40:0] e;  // bit 40 is the fill
     /* verilator lint_on UNUSEDSIGNAL */
-    e = {{64{fill}}, v} >> amt;
+    e = $signed({fill, v}) >>> amt;
     return e[39:0];
   endfunction
 
@@ -188,44 +190,54 @@ module rill_dot_row
   } lane_t;
 
   // ---------------------------------------------------------------- S1: unpack, keys
-  key_t  [B-1:0] s1_key_d, s1_key_q;
-  lane_t [B-1:0] s1_lane_d, s1_lane_q;
+  key_t  [B-1:0] s1_key_q;
+  lane_t [B-1:0] s1_lane_q;
 
-  always_comb begin
-    for (int i = 0; i < B; i++) begin
-      logic [7:0] xe, we;
-      logic [6:0] xm, wm;
-      logic       xff, wff;
-      logic xz;
-      xe  = x_e_i[i];  // before rounding: rounded, xe + x_rc
-      we  = w_i[i][14:7];
-      xm  = x_i[i][6:0];
-      wm  = w_i[i][6:0];
-      xff = (xe == 8'hFF) || (xe == 8'hFE && x_rc_i[i]);  // the rounded exponent is all ones
-      xz  = (xe == 8'd0) && !x_rc_i[i];  // the rounded exponent is zero (DAZ)
-      wff = we == 8'hFF;
-      s1_key_d[i].live   = !xz && !xff && !x_nan_i[i] && (we != 8'd0) && !wff;
-      // q = xe + we as a carry-select on the rounding's carry (x_e_i, x_rc_i above): before
-      // it, xe came from the bf16 rounding's carry chain into this 9-bit sum (6.15 levels in
-      // rill synth c1b8 once the vector unit grew); earlier still, the
-      // form {xe > ~we, xe + we} (a parallel compare, one CARRY4 shorter) let yosys share the
-      // two and put three LUTs there (6.4 levels in rill synth c1b8)
-      s1_key_d[i].q      = x_rc_i[i] ? {1'b0, xe} + {1'b0, we} + 9'd1 : {1'b0, xe} + {1'b0, we};
-      s1_lane_d[i].neg   = x_i[i][15] ^ w_i[i][15];
-      s1_lane_d[i].mx    = xm;
-      s1_lane_d[i].mw    = wm;
-      s1_lane_d[i].xz    = xz && !x_nan_i[i];  // zero or subnormal (DAZ)
-      s1_lane_d[i].xinf  = xff && !x_nan_i[i];  // a rounded non-NaN with exponent FF: inf
-      s1_lane_d[i].xnan  = x_nan_i[i];
-      s1_lane_d[i].wz    = we == 8'd0;
-      s1_lane_d[i].winf  = wff && (wm == 7'd0);
-      s1_lane_d[i].wnan  = wff && (wm != 7'd0);
-    end
-  end
+  typedef struct packed {
+    key_t  key;
+    lane_t lane;
+  } s1_t;
 
+  // one lane: x's exponent before rounding and the rounding's carry, x's NaN flag, x's sign
+  // and rounded significand, and w
+  function automatic s1_t s1_unpack(logic [7:0] xe, logic x_rc, logic x_nan, logic xs,
+                                    logic [6:0] xm, logic [15:0] w);
+    s1_t        o;
+    logic [7:0] we;
+    logic [6:0] wm;
+    logic       xff, wff, xz;
+    we  = w[14:7];
+    wm  = w[6:0];
+    xff = (xe == 8'hFF) || (xe == 8'hFE && x_rc);  // the rounded exponent is all ones
+    xz  = (xe == 8'd0) && !x_rc;  // the rounded exponent is zero (DAZ)
+    wff = we == 8'hFF;
+    o.key.live  = !xz && !xff && !x_nan && (we != 8'd0) && !wff;
+    // q = xe + we as a carry-select on the rounding's carry (x_e_i, x_rc_i above): before
+    // it, xe came from the bf16 rounding's carry chain into this 9-bit sum (6.15 levels in
+    // rill synth c1b8 once the vector unit grew); earlier still, the
+    // form {xe > ~we, xe + we} (a parallel compare, one CARRY4 shorter) let yosys share the
+    // two and put three LUTs there (6.4 levels in rill synth c1b8)
+    o.key.q     = x_rc ? {1'b0, xe} + {1'b0, we} + 9'd1 : {1'b0, xe} + {1'b0, we};
+    o.lane.neg  = xs ^ w[15];
+    o.lane.mx   = xm;
+    o.lane.mw   = wm;
+    o.lane.xz   = xz && !x_nan;  // zero or subnormal (DAZ)
+    o.lane.xinf = xff && !x_nan;  // a rounded non-NaN with exponent FF: inf
+    o.lane.xnan = x_nan;
+    o.lane.wz   = we == 8'd0;
+    o.lane.winf = wff && (wm == 7'd0);
+    o.lane.wnan = wff && (wm != 7'd0);
+    return o;
+  endfunction
+
+  // The unpacking sits in the flip-flops' process, not in an always_comb: Verilator evaluates
+  // a hierarchical block's input logic at every call into the block (about three per cycle),
+  // a clocked process once per edge. (The same gates either way.)
   always_ff @(posedge clk_i) begin
-    s1_key_q  <= s1_key_d;
-    s1_lane_q <= s1_lane_d;
+    for (int i = 0; i < B; i++) begin
+      {s1_key_q[i], s1_lane_q[i]} <= s1_unpack(x_e_i[i], x_rc_i[i], x_nan_i[i], x_i[i][15],
+                                               x_i[i][6:0], w_i[i]);
+    end
   end
 
   // ---------------------------------------------------------------- beside the X stages
