@@ -51,26 +51,16 @@ module rill_matrix_unit
   end
 
   for (genvar r = 0; r < B; r++) begin : gen_lane
-    logic [31:0] dot;
-
-    rill_dot_row #(.B(B)) u_row (
+    rill_mac_row #(.B(B)) u_mac (
       .clk_i,
       .rst_ni,
-      .x_i (x_bf16),
-      .x_e_i (x_e),
-      .x_rc_i (x_rc),
+      .x_i     (x_bf16),
+      .x_e_i   (x_e),
+      .x_rc_i  (x_rc),
       .x_nan_i (x_nan),
-      .w_i (w_i[r]),
-      .y_o (dot)
-    );
-
-    rill_fp32_add u_acc (
-      .clk_i,
-      .rst_ni,
-      .a_i   (acc_i[r]),
-      .b_i   (dot),
-      .sub_i (1'b0),
-      .y_o   (y_o[r])
+      .w_i     (w_i[r]),
+      .acc_i   (acc_i[r]),
+      .y_o     (y_o[r])
     );
   end
 

@@ -119,40 +119,21 @@ module rill_vector_unit
   logic [B-1:0]       mm_lt_d, mm_lt_q, mm_use0_d, mm_use0_q, mm_teq_d, mm_teq_q;
 
   for (genvar i = 0; i < B; i++) begin : gen_lane
-    rill_fp32_add u_add (
+    // fn_y is +0 in a cycle no function result leaves, so no tag gates it below
+    rill_vector_lane u_lane (
       .clk_i,
       .rst_ni,
-      .a_i   (a_i[i]),
-      .b_i   (b_i[i]),
-      .sub_i (sub),
-      .y_o   (add_y[i])
-    );
-
-    rill_fp32_mul u_mul (
-      .clk_i,
-      .rst_ni,
-      .a_i (a_i[i]),
-      .b_i (b_i[i]),
-      .y_o (mul_y[i])
-    );
-
-    rill_act u_act (
-      .clk_i,
-      .rst_ni,
-      .x_i       (a_i[i]),
-      .sigmoid_i (sigmoid),
-      .phi_i     (phi),
-      .y_o       (act_y[i])
-    );
-
-    // +0 in a cycle no result leaves (its valid bits are reset), so no tag gates it below
-    rill_fn u_fn (
-      .clk_i,
-      .rst_ni,
-      .valid_i (is_fn),
-      .sel_i   (op_i[1:0]),
-      .x_i     (a_i[i]),
-      .y_o     (fn_y[i])
+      .a_i        (a_i[i]),
+      .b_i        (b_i[i]),
+      .sub_i      (sub),
+      .sigmoid_i  (sigmoid),
+      .phi_i      (phi),
+      .fn_valid_i (is_fn),
+      .fn_sel_i   (op_i[1:0]),
+      .add_y_o    (add_y[i]),
+      .mul_y_o    (mul_y[i]),
+      .act_y_o    (act_y[i]),
+      .fn_y_o     (fn_y[i])
     );
   end
 

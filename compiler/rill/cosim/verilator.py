@@ -68,8 +68,12 @@ _STAMP = ".rill_build_ok"
 # flat; c2b16 builds in 112 s flat (22 s) and simulates 1.6x faster flat. Designs with fewer
 # than HIER_MIN_LANES lanes (cores x B) stay flat. The function unit (rill_fn, one per vector
 # lane since the op-set issue) was inlined at first: 133 MB of C++ and a 150 s cold build
-# (263 CPU-s); as a block, 64 MB and 78 s (144 CPU-s), simulating no slower.
-HIER_BLOCKS = ("rill_dot_row", "rill_fp32_add", "rill_fp32_mul", "rill_act", "rill_fn")
+# (263 CPU-s); as a block, 64 MB and 78 s (144 CPU-s), simulating no slower. The blocks are
+# the two per-lane wrappers, a matrix row (dot row + accumulate add) and a vector lane (add,
+# mul, act, fn): 384 block instances instead of 1,152 separate units, each call's fixed cost
+# (the wrapper's port copies, Verilator's eval loop) paid a third as often: ~580 -> ~840
+# simulated cycles/s, and a 69 s cold build (129 CPU-s, 57 MB of C++).
+HIER_BLOCKS = ("rill_mac_row", "rill_vector_lane")
 HIER_MIN_LANES = 48
 # --output-split-cfuncs: Vtop's huge functions (register file, weight memory) in pieces of
 # ~500 statements, which gcc compiles ~20% faster in all (and two cores share more evenly);
