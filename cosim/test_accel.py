@@ -22,6 +22,7 @@ import torch
 import rill
 from rill.cosim.run import EXPECT_ERRORS, build_accel, run, simulate
 from rill.hw import numerics
+from rill.models import LstmHead, ReluMlp
 
 CONFIGS = {"c1b8": rill.Config.c1b8, "c2b16": rill.Config.c2b16, "c3b16": rill.Config.c3b16}
 
@@ -51,20 +52,6 @@ class Binary(torch.nn.Module):
         return self.op(self.a(x), self.b(x))
 
 
-class MLP(torch.nn.Module):
-    def __init__(self, sizes):
-        super().__init__()
-        self.layers = torch.nn.ModuleList(
-            torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-
-    def forward(self, x):
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = torch.relu(x)
-        return x
-
-
 class Mix(torch.nn.Module):
     """Every op in one graph: gated units with + - * and all three activations."""
 
@@ -77,17 +64,6 @@ class Mix(torch.nn.Module):
         g = torch.sigmoid(self.a(x)) * torch.tanh(self.b(x))
         h = torch.relu(self.c(x)) - g + x
         return self.out(h)
-
-
-class LSTMHead(torch.nn.Module):
-    def __init__(self, n_in: int, hidden: int, n_out: int, layers: int = 1):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(n_in, hidden, num_layers=layers)
-        self.fc = torch.nn.Linear(hidden, n_out)
-
-    def forward(self, x):
-        y, _ = self.lstm(x)
-        return self.fc(y)
 
 
 class GRUHead(torch.nn.Module):
@@ -109,9 +85,9 @@ MODELS = {
     "add": lambda: (Binary(12, 10, torch.add), (12,)),
     "sub": lambda: (Binary(12, 10, torch.sub), (12,)),
     "mul": lambda: (Binary(12, 10, torch.mul), (12,)),
-    "mlp": lambda: (MLP([40, 36, 24, 10]), (40,)),
+    "mlp": lambda: (ReluMlp([40, 36, 24, 10]), (40,)),
     "mix": lambda: (Mix(18), (18,)),
-    "lstm_seq": lambda: (LSTMHead(6, 12, 4), (5, 6)),
+    "lstm_seq": lambda: (LstmHead(6, 12, 4), (5, 6)),
     "gru_seq": lambda: (GRUHead(6, 12, 4), (4, 6)),
 }
 
@@ -155,7 +131,7 @@ def test_model(model, cfg):
 def test_lstm_streaming(cfg):
     """State carried over 24 steps, then clear_i (VM reset) and 6 more from zero state."""
     torch.manual_seed(7)
-    model = LSTMHead(10, 20, 5)
+    model = LstmHead(10, 20, 5)
     gm, _ = rill.fx.prepare_shape(model, torch.randn(30, 10))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     program = nnir.to_program(CONFIGS[cfg](), name="lstm_stream")
@@ -201,7 +177,7 @@ def test_mix_c3b16():
 def test_lstm2_streaming_c3b16():
     """Two stacked LSTM layers, streamed, on three cores: MACC chains spread over cores."""
     torch.manual_seed(11)
-    model = LSTMHead(12, 24, 6, layers=2)
+    model = LstmHead(12, 24, 6, layers=2)
     gm, _ = rill.fx.prepare_shape(model, torch.randn(25, 12))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     program = nnir.to_program(rill.Config.c3b16(), name="lstm2_stream")

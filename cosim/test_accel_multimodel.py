@@ -12,17 +12,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_accel import MLP, LSTMHead
 
 import rill
 from rill.cosim.run import run
+from rill.models import LstmHead, ReluMlp
 
 
 def _program(lstm_cores, mlp_cores) -> rill.Program:
     torch.manual_seed(7)
-    gm, _ = rill.fx.prepare_shape(LSTMHead(10, 20, 5), torch.randn(30, 10))
+    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(30, 10))
     lstm, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
-    gm, _ = rill.fx.prepare_shape(MLP([40, 36, 24, 10]), torch.randn(40))
+    gm, _ = rill.fx.prepare_shape(ReluMlp([40, 36, 24, 10]), torch.randn(40))
     mlp = rill.fx.nnir.to_nnir(gm)
     return (rill.ProgramBuilder(rill.Config.c2b16())
             .add_nnir(lstm, name="lstm", core_indices=lstm_cores)

@@ -19,31 +19,7 @@ import torch
 import rill
 from rill.compile.program import FORMAT_VERSION
 from rill.hw import isa
-
-
-class LSTMHead(torch.nn.Module):
-    def __init__(self, n_in: int, hidden: int, n_out: int):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(n_in, hidden)
-        self.fc = torch.nn.Linear(hidden, n_out)
-
-    def forward(self, x):
-        return self.fc(self.lstm(x)[0])
-
-
-class MLP(torch.nn.Module):
-    def __init__(self, sizes):
-        super().__init__()
-        self.layers = torch.nn.ModuleList(
-            torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-
-    def forward(self, x):
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = torch.relu(x)
-        return x
-
+from rill.models import LstmHead, ReluMlp
 
 CFG = rill.Config.c2b16()
 
@@ -51,9 +27,9 @@ CFG = rill.Config.c2b16()
 @pytest.fixture(scope="module")
 def nnirs():
     torch.manual_seed(7)
-    gm, _ = rill.fx.prepare_shape(LSTMHead(10, 20, 5), torch.randn(30, 10))
+    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(30, 10))
     lstm, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
-    gm, _ = rill.fx.prepare_shape(MLP([40, 36, 24, 10]), torch.randn(40))
+    gm, _ = rill.fx.prepare_shape(ReluMlp([40, 36, 24, 10]), torch.randn(40))
     mlp = rill.fx.nnir.to_nnir(gm)
     return lstm, mlp
 
@@ -233,7 +209,7 @@ def test_registers_and_model_table_limits(nnirs):
     lstm, mlp = nnirs
     # a 6-step sequence LSTM uses 21 register rows per bank: two do not fit 32
     torch.manual_seed(8)
-    gm, _ = rill.fx.prepare_shape(LSTMHead(10, 20, 5), torch.randn(6, 10))
+    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(6, 10))
     seq = rill.fx.nnir.to_nnir(gm)
     b = rill.ProgramBuilder(dataclasses.replace(CFG, rf_depth=32))
     b.add_nnir(seq, name="a").add_nnir(seq, name="b")

@@ -12,17 +12,8 @@ import torch
 
 import rill
 import rill.rt
+from rill.models import LstmHead
 from rill.rt import protocol
-
-
-class LSTMHead(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(10, 20)
-        self.fc = torch.nn.Linear(20, 5)
-
-    def forward(self, x):
-        return self.fc(self.lstm(x)[0])
 
 
 class TwoInputs(torch.nn.Module):
@@ -37,7 +28,7 @@ class TwoInputs(torch.nn.Module):
 @pytest.fixture(scope="module")
 def lstm() -> rill.Program:
     torch.manual_seed(7)
-    gm, _ = rill.fx.prepare_shape(LSTMHead(), torch.randn(30, 10))
+    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(30, 10))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     return nnir.to_program(rill.Config.c1b8(), name="lstm_stream")
 
