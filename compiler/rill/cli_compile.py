@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
                     "on chip between inferences")
     ap.add_argument("--name", default=None, help="the program's name (default: the factory's)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random tracing input")
+    ap.add_argument("--scheduler", choices=("list", "optimal"), default="list",
+                    help="list: the greedy list scheduler (default, milliseconds); optimal: "
+                    "search for a faster schedule with CP-SAT (seconds, needs OR-Tools), "
+                    "keeping the list schedule when none is faster")
     return ap
 
 
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     out_axis = None
     if ns.streaming_axis is not None:
         nnir, out_axis = nnir.streaming_transform(ns.streaming_axis)
-    program = nnir.to_program(config, name=name)
+    program = nnir.to_program(config, name=name, scheduler=ns.scheduler)
     seconds = time.perf_counter() - t0
     program.save(out)
     cycles = program.cycle_count_per_inference()

@@ -43,3 +43,7 @@ class InvalidProgramError(LoadError, ProgramError):
 
 class VMInputError(RillError, ValueError):
     """Input to VM.run has the wrong shape or dtype."""
+
+
+class SolverUnavailableError(RillError):
+    """The optimal scheduler needs OR-Tools, which is not installed."""

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AllocationError, UnsupportedError
+from ..errors import AllocationError, ConfigError, UnsupportedError
 from ..hw import isa
 from ..hw.config import Config
 from ..hw.numerics import f32_bits, f32_to_bf16_bits
 from ..ir import Graph, verify
 from ..ir.conv import torch_shape
+from ..ir.dce import eliminate_dead_nodes
 from .debuginfo import build_debug
 from .emit import emit, verify_schedule
 from .lower import lower
+from .optimal import optimal_schedule
 from .program import Program
 from .regalloc import allocate
 from .schedule import schedule
 from .validate import validate_program
 
+SCHEDULERS = ("list", "optimal")
 
-def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Program:
-    graph = verify(graph)
+
+def compile_graph(graph: Graph, config: Config, name: str | None = None,
+                  scheduler: str = "list") -> Program:
+    """`scheduler`: "list" (the greedy list scheduler, milliseconds) or "optimal" (CP-SAT,
+    `optimal.py`: seconds; never later than the list schedule, and the same program when it
+    finds nothing better)."""
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"scheduler {scheduler!r}: expected one of {', '.join(SCHEDULERS)}")
+    graph = verify(eliminate_dead_nodes(verify(graph)))
     df, layout = lower(graph, config.num_cores, config.block_size)
     _check_weights_fit(df.weight_core, config)
     if len(df.outputs) > config.out_fifo_depth:
@@ -30,6 +40,13 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None) -> Prog
         )
     sch = schedule(df, config)
     addr = allocate(df, sch, config)
+    if scheduler == "optimal":
+        better = optimal_schedule(df, config, hint=sch).schedule
+        if better is not sch:
+            try:  # a tighter schedule can hold more values live at once
+                sch, addr = better, allocate(df, better, config)
+            except AllocationError:
+                pass  # keep the list schedule, whose registers fit
     verify_schedule(df, sch, addr, config)
     bundles = emit(df, sch, addr, config)
     B = config.block_size

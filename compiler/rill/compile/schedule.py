@@ -33,41 +33,60 @@ def read_offsets(op: Op, tm: Timing) -> list[int]:
     return [0] * len(op.operands)
 
 
+def edges(df: Dataflow, tm: Timing) -> list[tuple[Op, Op, int]]:
+    """Every ordering constraint between two ops as (src, dst, delta): dst issues at or after
+    src's issue + delta. One list for both schedulers (this one and `optimal.py`)."""
+    out: list[tuple[Op, Op, int]] = []
+    writers = {o.pin: o for o in df.ops if o.pin is not None}
+    for o in df.ops:
+        for v, off in zip(o.operands, read_offsets(o, tm), strict=True):
+            if v.producer is not None:
+                # write-first banks: readable in the cycle of the write edge, t + L - 1
+                out.append((v.producer, o, latency(v.producer, tm) - 1 - off))
+            elif v.pin is not None:
+                # reading the old state: its new value must land after this read (WAR);
+                # nothing else orders them when another block's chain reads it late
+                w = writers[v.pin]
+                out.append((o, w, off - latency(w, tm) + 2))
+        if o.after is not None:
+            out.append((o.after, o, 1))
+    return out
+
+
+def priorities(df: Dataflow, tm: Timing,
+               consumers: dict[int, list[tuple[Op, int]]]) -> dict[int, tuple[int, int]]:
+    """Each op's list-scheduling priority, highest first: (the longest latency path from
+    issuing it to the last OUT's issue, -1 if it leads to no OUT; the longest path from issuing
+    it to the end of the program). Latency is counted to the last output beat, so the work an
+    output waits for goes first and the rest (the next step's recurrent part, state updates)
+    fills the slots it leaves. Data and ordering edges; WAR edges constrain but lead nowhere."""
+    last = df.outputs[-1].id if df.outputs else -1
+    to_out: dict[int, int] = {}
+    to_end: dict[int, int] = {}
+    for o in reversed(df.ops):
+        out = 0 if o.id == last else -1
+        end = latency(o, tm)
+        for c, delta in consumers[o.id]:
+            if c.id > o.id:
+                end = max(end, delta + to_end[c.id])
+                if to_out[c.id] >= 0:
+                    out = max(out, delta + to_out[c.id])
+        to_out[o.id], to_end[o.id] = out, end
+    return {oid: (to_out[oid], to_end[oid]) for oid in to_out}
+
+
 def schedule(df: Dataflow, config: Config) -> Schedule:
     tm = Timing.of(config)
     ops = df.ops
     # edges: producer id -> [(consumer, delta)]: the consumer issues at >= producer issue + delta
     consumers: dict[int, list[tuple[Op, int]]] = {o.id: [] for o in ops}
     deps: dict[int, set[int]] = {o.id: set() for o in ops}
-
-    def edge(src: Op, dst: Op, delta: int) -> None:
+    for src, dst, delta in edges(df, tm):
         consumers[src.id].append((dst, delta))
         deps[dst.id].add(src.id)
-
-    writers = {o.pin: o for o in ops if o.pin is not None}
-    for o in ops:
-        for v, off in zip(o.operands, read_offsets(o, tm), strict=True):
-            if v.producer is not None:
-                # write-first banks: readable in the cycle of the write edge, t + L - 1
-                edge(v.producer, o, latency(v.producer, tm) - 1 - off)
-            elif v.pin is not None:
-                # reading the old state: its new value must land after this read (WAR);
-                # nothing else orders them when another block's chain reads it late
-                w = writers[v.pin]
-                edge(o, w, off - latency(w, tm) + 2)
-        if o.after is not None:
-            edge(o.after, o, 1)
     waiting = {oid: len(d) for oid, d in deps.items()}
 
-    # priority: the longest latency path from issuing this op to the end of the program
-    # (data and ordering edges; WAR edges constrain but are not on a path to an output)
-    prio = {}
-    for o in reversed(ops):
-        best = latency(o, tm)
-        for c, delta in consumers[o.id]:
-            if c.id > o.id:
-                best = max(best, delta + prio[c.id])
-        prio[o.id] = best
+    prio = priorities(df, tm, consumers)
 
     earliest = {o.id: 0 for o in ops}
     issue: dict[int, int] = {}
@@ -93,7 +112,7 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
         while pending and pending[0][0] <= t:
             _, oid = heapq.heappop(pending)
             o = by_id[oid]
-            item = (-prio[oid], oid)
+            item = (-prio[oid][0], -prio[oid][1], oid)
             if o.is_matrix:
                 heapq.heappush(m_ready[o.core], item)
             else:
@@ -123,7 +142,7 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
             rejected = []
             while v_ready:
                 item = heapq.heappop(v_ready)
-                o = by_id[item[1]]
+                o = by_id[item[-1]]
                 w = t + latency(o, tm) - 1
                 ok = (t + 1 not in out_slots) if o.opcode == VOp.OUT else (w not in wport[c])
                 if ok:
@@ -142,13 +161,13 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
             _, oid = heapq.heappop(pending)
             o = by_id[oid]
             if o.is_matrix:
-                heapq.heappush(m_ready[o.core], (-prio[oid], oid))
+                heapq.heappush(m_ready[o.core], (-prio[oid][0], -prio[oid][1], oid))
             else:
-                heapq.heappush(v_ready, (-prio[oid], oid))
+                heapq.heappush(v_ready, (-prio[oid][0], -prio[oid][1], oid))
         scheduled = []
         for c in range(config.num_cores):
             if m_ready[c]:
-                _, oid = heapq.heappop(m_ready[c])
+                *_, oid = heapq.heappop(m_ready[c])
                 issue[oid], core_of[oid] = t, c
                 scheduled.append(by_id[oid])
         retire(scheduled, t)
@@ -156,7 +175,15 @@ def schedule(df: Dataflow, config: Config) -> Schedule:
             t = pending[0][0]
         else:
             t += 1
-    length = max((issue[o.id] + latency(o, tm) for o in ops), default=1)
+    return finish(df, config, issue, core_of)
+
+
+def finish(df: Dataflow, config: Config, issue: dict[int, int],
+           core_of: dict[int, int]) -> Schedule:
+    """The Schedule of these issue cycles and cores: its length, checked against the
+    instruction memory."""
+    tm = Timing.of(config)
+    length = max((issue[o.id] + latency(o, tm) for o in df.ops), default=1)
     if length > config.instr_depth:
         raise AllocationError(
             f"program needs {length} bundles per core; instruction memory holds "

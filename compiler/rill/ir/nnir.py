@@ -40,10 +40,13 @@ class NNIR:
 
         return from_onnx(path, override_input_shapes)
 
-    def to_program(self, config: Config, name: str | None = None) -> Program:
+    def to_program(self, config: Config, name: str | None = None,
+                   scheduler: str = "list") -> Program:
+        """Compile for `config`. `scheduler="optimal"` searches for a faster schedule with
+        CP-SAT (seconds; needs OR-Tools) and keeps the list scheduler's when it finds none."""
         from ..compile.compiler import compile_graph  # lazy upward edge: ir -> compile
 
-        return compile_graph(self.graph, config, name=name)
+        return compile_graph(self.graph, config, name=name, scheduler=scheduler)
 
     def __repr__(self) -> str:
         lines = [f"NNIR(stream_axis={self.graph.stream_axis})"]
