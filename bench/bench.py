@@ -3,7 +3,10 @@
 Prints a markdown table, with the commercial tool's cycle counts on the same array beside ours
 and the machine's load average (timings from a loaded machine swing by several times).
 "cycles" is the latency of one inference alone in the pipeline, "interval" the cycles between
-inferences offered back to back (its inverse is the throughput). The RTL columns run each
+inferences offered back to back (its inverse is the throughput); programs are compiled with the
+optimal scheduler (CP-SAT, `scheduler="optimal"`), and "floor" is the latency below which no
+schedule of the model's dataflow graph can go on these units: proven by CP-SAT, or for a graph
+too big to search ("deps") the dependency path alone. The RTL columns run each
 program on the Verilator model back to back (--no-rtl skips them): both measured there,
 bit-exactness against the VM and simulated cycles per second. A second table gives the
 Verilator model per config: flat or hierarchical, the C++ it emitted, the seconds its build
@@ -25,6 +28,8 @@ import numpy as np
 import torch
 
 import rill
+from rill.compile.optimal import MAX_OPS, graph_schedule_floor
+from rill.hw import isa
 from rill.models import CnnNet, GruNet, LstmNet, Mlp, NormLinearGelu, PreNormFfn
 
 COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "MLP": 182, "CNN streaming": 111,
@@ -48,7 +53,8 @@ def case(name, model, x, config, stream, rtl, axis=0):
     nnir = rill.fx.nnir.to_nnir(gm)
     if stream:
         nnir, _ = nnir.streaming_transform(axis)
-    t_compile, program = timed(lambda: nnir.to_program(config), 5)
+    t_compile, program = timed(lambda: nnir.to_program(config, scheduler="optimal"), 3)
+    floor = graph_schedule_floor(nnir.graph, config)
     vm = program.to_vm()
     inputs = ([np.take(x.numpy(), t, axis=axis) for t in range(x.shape[axis])] if stream
               else [x.numpy()])
@@ -64,6 +70,11 @@ def case(name, model, x, config, stream, rtl, axis=0):
         "model": name, "config": config_name(config),
         "cycles": program.cycle_count_per_inference(),
         "interval": program.interval_cycles_per_inference(),
+        # no schedule of this dataflow graph has its last output sooner (CP-SAT's proof; for
+        # graphs too big to search, the dependency path alone: "deps")
+        "floor": (f"{floor.bound + program.n_in + isa.Timing.of(config).out}"
+                  + ("" if floor.proven else " (deps)" if len(floor.schedule.issue)
+                     > MAX_OPS else " (bound)")),
         "commercial (3x64)": COMMERCIAL.get(name, "-") if config_name(config) == "ia_840f_c3b64"
         else "-",
         "us": f"{program.compute_duration_per_inference_us():.3f}",

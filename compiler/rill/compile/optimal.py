@@ -114,7 +114,8 @@ def optimal_schedule(df: Dataflow, config: Config, effort: float = 1.0,
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
     status = solver.solve(m)
-    bound = int(solver.best_objective_bound) // _LEXI
+    # CP-SAT's bound is weak when it stops early: the dependency path is a floor too
+    bound = max(int(solver.best_objective_bound) // _LEXI, dependency_bound(df, tm))
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # the hint is feasible: rare
         return ScheduleResult(hint, list_last, list_last, bound, False)
     t_last = solver.value(last)
@@ -151,3 +152,15 @@ def dependency_bound(df: Dataflow, tm: Timing) -> int:
         if not changed:
             break
     return t[df.outputs[-1].id]
+
+
+def graph_schedule_floor(graph, config: Config, effort: float = 1.0) -> ScheduleResult:
+    """`optimal_schedule` of an NNIR graph's dataflow, as `compile_graph` lowers it (for the
+    bench and reports: the proven floor next to the cycles)."""
+    from ..ir import verify
+    from ..ir.dce import eliminate_dead_nodes
+    from .lower import lower
+
+    df, _ = lower(verify(eliminate_dead_nodes(verify(graph))), config.num_cores,
+                  config.block_size)
+    return optimal_schedule(df, config, effort=effort)
