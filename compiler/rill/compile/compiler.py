@@ -24,10 +24,10 @@ SCHEDULERS = ("list", "optimal")
 
 
 def compile_graph(graph: Graph, config: Config, name: str | None = None,
-                  scheduler: str = "list") -> Program:
+                  scheduler: str = "list", effort: float = 1.0) -> Program:
     """`scheduler`: "list" (the greedy list scheduler, milliseconds) or "optimal" (CP-SAT,
-    `optimal.py`: seconds; never later than the list schedule, and the same program when it
-    finds nothing better)."""
+    `optimal.py`, searching for `effort` units of deterministic time: about a second to ten;
+    never later than the list schedule, and the same program when it finds nothing better)."""
     if scheduler not in SCHEDULERS:
         raise ConfigError(f"scheduler {scheduler!r}: expected one of {', '.join(SCHEDULERS)}")
     graph = verify(eliminate_dead_nodes(verify(graph)))
@@ -41,7 +41,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None,
     sch = schedule(df, config)
     addr = allocate(df, sch, config)
     if scheduler == "optimal":
-        better = optimal_schedule(df, config, hint=sch).schedule
+        better = optimal_schedule(df, config, effort=effort, hint=sch).schedule
         if better is not sch:
             try:  # a tighter schedule can hold more values live at once
                 sch, addr = better, allocate(df, better, config)

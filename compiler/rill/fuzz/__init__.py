@@ -14,7 +14,9 @@ Outcomes: pass; rejected (a typed `RillError`: counted by class, not a failure; 
 when torch itself refuses the generated model, e.g. `nn.LSTM(0, h)`); fail by
 category: `exception:<stage>` (any other exception), `numeric` (VM outside what bf16 explains;
 also NaN where torch is finite), `stream-vs-seq` (the streaming
-program's bits differ from the sequence program's), `rtl` (bits or cycles), `shape`.
+program's bits differ from the sequence program's), `schedule` (on a program short enough to
+search, the optimal scheduler's is slower than the list scheduler's or gives other bits), `rtl`
+(bits or cycles; a faster optimal-schedule program runs on the RTL too), `shape`.
 A failure is shrunk (`shrink`: drop nodes and branches, fewer LSTM layers, smaller sizes, fewer
 rows and special inputs, plainer forms) while it still fails in the same category.
 """
