@@ -41,12 +41,13 @@ class NNIR:
         return from_onnx(path, override_input_shapes)
 
     def to_program(self, config: Config, name: str | None = None,
-                   scheduler: str = "list") -> Program:
+                   scheduler: str = "list", effort: float = 1.0) -> Program:
         """Compile for `config`. `scheduler="optimal"` searches for a faster schedule with
-        CP-SAT (seconds; needs OR-Tools) and keeps the list scheduler's when it finds none."""
+        CP-SAT (needs OR-Tools) for `effort` units of its deterministic time (1: about a
+        second to ten) and keeps the list scheduler's when it finds none."""
         from ..compile.compiler import compile_graph  # lazy upward edge: ir -> compile
 
-        return compile_graph(self.graph, config, name=name, scheduler=scheduler)
+        return compile_graph(self.graph, config, name=name, scheduler=scheduler, effort=effort)
 
     def __repr__(self) -> str:
         lines = [f"NNIR(stream_axis={self.graph.stream_axis})"]
