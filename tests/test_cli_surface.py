@@ -113,6 +113,27 @@ def test_compile_run_info(work, mlp_rill):
     assert d["metrics"] == json.loads(json.dumps(program.metrics()))
 
 
+def test_compile_with_the_optimal_scheduler(work, mlp_rill):
+    """--scheduler optimal: the same program as in-process, never slower than the list
+    scheduler's, the same outputs."""
+    r = rill_cli(work, "compile", "usermodels.py:mlp", "-o", "mlp_opt.rill", "--input-shape",
+                 "24", "--config", "c2b16", "--scheduler", "optimal")
+    assert r.returncode == 0, r.stderr
+    fast, listed = rill.Program.load(work / "mlp_opt.rill"), rill.Program.load(mlp_rill)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(24, 40), nn.ReLU(), nn.Linear(40, 6))
+    gm, _ = rill.fx.prepare_shape(model, torch.randn(24))
+    ref = rill.fx.nnir.to_nnir(gm).to_program(rill.Config.c2b16(), name="mlp",
+                                              scheduler="optimal")
+    assert ref.save_bytes() == fast.save_bytes()
+    assert fast.cycle_count_per_inference() <= listed.cycle_count_per_inference()
+    x = np.load(work / "x.npy")
+    assert np.array_equal(fast.to_vm().run(x), listed.to_vm().run(x))
+    r = rill_cli(work, "compile", "usermodels.py:mlp", "-o", "m.rill", "--input-shape", "24",
+                 "--scheduler", "greedy")
+    assert r.returncode != 0 and "--scheduler: invalid choice: 'greedy'" in r.stderr
+
+
 def test_compile_module_factory_streaming_json_config(work):
     """module:factory found from the current directory, a Config JSON file, streaming, then
     `run --timesteps` gives the sequence."""
