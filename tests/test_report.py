@@ -163,3 +163,24 @@ def test_rill_report_runs_without_torch_imported():
     code = "import sys, rill.report, rill.vm.trace; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
     assert rill.Program  # the package itself still imports
+
+
+def test_schedule_floor_in_the_report(tmp_path):
+    """A program from the optimal scheduler records the floor CP-SAT proved (in the saved
+    file's debug table too), and the report prints it; a list program says how to get it."""
+    torch.manual_seed(0)
+    gm, _ = rill.fx.prepare_shape(LstmNet(), torch.randn(3, 128))
+    nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
+    config = rill.Config.ia_840f_c3b64()
+    fast = nnir.to_program(config, scheduler="optimal")
+    fast.save(tmp_path / "seed.rill")
+    loaded = rill.Program.load(tmp_path / "seed.rill")
+    assert loaded.debug.schedule == fast.debug.schedule
+    rep = analyse(loaded)
+    assert (rep.scheduler, rep.floor, rep.floor_proven) == ("optimal", 147, True)
+    assert ("schedule floor (the optimal scheduler, CP-SAT): 147 cycles (proven: no schedule "
+            "of this model's dataflow graph is faster)") in table(rep)
+    assert rep.to_json()["schedule_floor_cycles"] == 147
+    listed = analyse(nnir.to_program(config))
+    assert listed.scheduler == "list" and listed.floor is None
+    assert 'compile with scheduler="optimal" for the proven floor' in table(listed)

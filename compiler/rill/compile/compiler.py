@@ -11,7 +11,7 @@ from ..hw.numerics import f32_bits, f32_to_bf16_bits
 from ..ir import Graph, verify
 from ..ir.conv import torch_shape
 from ..ir.dce import eliminate_dead_nodes
-from .debuginfo import build_debug
+from .debuginfo import ScheduleNote, build_debug
 from .emit import emit, verify_schedule
 from .lower import lower
 from .optimal import optimal_schedule
@@ -40,13 +40,18 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None,
         )
     sch = schedule(df, config)
     addr = allocate(df, sch, config)
+    note = ScheduleNote("list")
     if scheduler == "optimal":
-        better = optimal_schedule(df, config, effort=effort, hint=sch).schedule
-        if better is not sch:
+        res = optimal_schedule(df, config, effort=effort, hint=sch)
+        if res.schedule is not sch:
             try:  # a tighter schedule can hold more values live at once
-                sch, addr = better, allocate(df, better, config)
+                sch, addr = res.schedule, allocate(df, res.schedule, config)
             except AllocationError:
                 pass  # keep the list schedule, whose registers fit
+        if df.outputs:
+            last = sch.issue[df.outputs[-1].id]
+            note = ScheduleNote("optimal", res.bound + df.n_inputs + isa.Timing.of(config).out,
+                                res.bound == last)
     verify_schedule(df, sch, addr, config)
     bundles = emit(df, sch, addr, config)
     B = config.block_size
@@ -79,7 +84,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None,
         name=name or "program",
         input_channels_first=len(inp) == 1 and inp[0].channels_first,
         output_channels_first=len(outp) == 1 and outp[0].channels_first,
-        debug=build_debug(df, sch, {n.name: n for n in graph.nodes}, config.num_cores),
+        debug=build_debug(df, sch, {n.name: n for n in graph.nodes}, config.num_cores, note),
     ), origin=f"compiled program {name or 'program'!r}")
 
 

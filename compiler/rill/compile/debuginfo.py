@@ -7,10 +7,13 @@ key "debug" (older readers ignore unknown keys; a file without it loads with `de
 
     {"nodes": [{"name", "op", "source", "detail"}, ...],
      "slots": base64(zlib(int32 little-endian [cores, length, 2 slots, 2])),
-     "n_ops": dataflow ops}
+     "n_ops": dataflow ops,
+     "schedule": {"scheduler", "floor", "proven"}}   (optional)
 
 where slot 0 is the matrix slot, 1 the vector slot, and the last axis holds (dataflow op id,
-index into `nodes`), -1 for an empty slot or an op without a node.
+index into `nodes`), -1 for an empty slot or an op without a node. "schedule" says which
+scheduler made the program and, for the optimal one, the floor CP-SAT proved for the model's
+dataflow graph in cycles per inference (`proven`: no schedule of that graph is faster).
 """
 
 from __future__ import annotations
@@ -35,11 +38,28 @@ class NodeInfo:
         return f"{self.name} {self.detail}".strip()
 
 
+@dataclasses.dataclass(frozen=True)
+class ScheduleNote:
+    scheduler: str  # "list" or "optimal" (compile_graph's `scheduler`)
+    floor: int | None = None  # cycles per inference no schedule of the graph beats (optimal)
+    proven: bool = False  # the program's count is that floor
+
+    @classmethod
+    def from_json(cls, d) -> ScheduleNote:
+        if not isinstance(d, dict) or not isinstance(d.get("scheduler"), str):
+            raise TypeError(f"debug schedule {d!r}: expected an object with a 'scheduler'")
+        floor = d.get("floor")
+        if floor is not None and (not isinstance(floor, int) or floor < 0):
+            raise ValueError(f"debug schedule floor {floor!r}: expected a cycle count")
+        return cls(d["scheduler"], floor, bool(d.get("proven", False)))
+
+
 @dataclasses.dataclass(eq=False)
 class DebugInfo:
     nodes: list[NodeInfo]
     slots: np.ndarray  # int32 [cores, length, 2, 2]: (dataflow op id, node index) or -1
     n_ops: int = 0
+    schedule: ScheduleNote | None = None
 
     def node_at(self, core: int, pc: int, slot: int) -> NodeInfo | None:
         k = int(self.slots[core, pc, slot, 1])
@@ -56,6 +76,7 @@ class DebugInfo:
             "shape": list(self.slots.shape),
             "slots": base64.b64encode(zlib.compress(raw, 6)).decode("ascii"),
             "n_ops": self.n_ops,
+            **({} if self.schedule is None else {"schedule": dataclasses.asdict(self.schedule)}),
         }
 
     @classmethod
@@ -72,7 +93,8 @@ class DebugInfo:
         except (zlib.error, ValueError) as e:  # binascii.Error is a ValueError
             raise ValueError(f"debug slots: {e}") from e
         slots = np.frombuffer(raw, "<i4").astype(np.int32).reshape(shape)
-        return cls(nodes, slots, int(d.get("n_ops", 0)))
+        schedule = None if d.get("schedule") is None else ScheduleNote.from_json(d["schedule"])
+        return cls(nodes, slots, int(d.get("n_ops", 0)), schedule)
 
     def check(self, cores: int, length: int) -> str | None:
         """None, or what is wrong with the table for a program of this shape."""
@@ -86,9 +108,10 @@ class DebugInfo:
         return None
 
 
-def build_debug(df, sch, nodes_by_name: dict, cores: int) -> DebugInfo:
+def build_debug(df, sch, nodes_by_name: dict, cores: int,
+                schedule: ScheduleNote | None = None) -> DebugInfo:
     """The table of a compiled program: `df` the Dataflow (ops carry `node`, `detail`), `sch`
-    its Schedule, `nodes_by_name` the NNIR nodes (name -> Node)."""
+    its Schedule, `nodes_by_name` the NNIR nodes (name -> Node), `schedule` how it was made."""
     table: dict[tuple[str, str], int] = {}
     nodes: list[NodeInfo] = []
     slots = np.full((cores, sch.length, 2, 2), -1, np.int32)
@@ -105,4 +128,4 @@ def build_debug(df, sch, nodes_by_name: dict, cores: int) -> DebugInfo:
             k = table[key]
         slot = MATRIX if o.is_matrix else VECTOR
         slots[sch.core[o.id], sch.issue[o.id], slot] = (o.id, k)
-    return DebugInfo(nodes, slots, len(df.ops))
+    return DebugInfo(nodes, slots, len(df.ops), schedule)

@@ -3,8 +3,9 @@
 Writes DIR/index.html (tables and the picture), DIR/latency.png (or .svg with --svg) and
 DIR/report.json (the same numbers), and prints the tables: the critical path of one inference
 broken down by model op, every core's matrix and vector slot utilisation, the MAC array's
-utilisation (MACs issued / (cores x cycles)) against the throughput and latency bounds, and
-with --rtl the cycles the RTL measured (rill.cosim.run) next to the predicted ones.
+utilisation (MACs issued / (cores x cycles)) against the throughput and latency bounds, for a
+program from the optimal scheduler the floor CP-SAT proved for its dataflow graph, and with
+--rtl the cycles the RTL measured (rill.cosim.run) next to the predicted ones.
 
 An app-layer tool: it reads the VM's decode of the program (rill.vm) and, with --rtl, runs the
 cosim; matplotlib is imported only to draw.

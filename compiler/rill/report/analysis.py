@@ -56,6 +56,9 @@ class Report:
     has_provenance: bool
     measured: list[int] | None = None  # RTL cycles per inference (--rtl)
     rtl_ok: bool | None = None
+    scheduler: str | None = None  # which made the program ("list", "optimal"), if recorded
+    floor: int | None = None  # the optimal scheduler's proven floor for the dataflow graph
+    floor_proven: bool = False  # the program's count is that floor
 
     @property
     def us(self) -> float:
@@ -101,6 +104,8 @@ class Report:
             "latency_bound_cycles": self.latency_bound,
             "has_provenance": self.has_provenance,
             "rtl_cycles": self.measured, "rtl_ok": self.rtl_ok,
+            "scheduler": self.scheduler, "schedule_floor_cycles": self.floor,
+            "schedule_floor_proven": self.floor_proven,
         }
 
 
@@ -199,7 +204,15 @@ def analyse(program, vm=None) -> Report:
         clock_mhz=c.clock_mhz, out_latency=tm.out, path=path, points=points,
         by_op=list(rows.values()),
         unit_ops=units, macs=macs, mac_latency=tm.mac, labels=list(labels), slots=slots,
-        has_provenance=program.debug is not None)
+        has_provenance=program.debug is not None,
+        **_schedule_fields(program))
+
+
+def _schedule_fields(program) -> dict:
+    note = None if program.debug is None else program.debug.schedule
+    if note is None:
+        return {}
+    return {"scheduler": note.scheduler, "floor": note.floor, "floor_proven": note.proven}
 
 
 def config_name(c) -> str:
@@ -239,6 +252,14 @@ def table(rep: Report) -> str:
                f">= {rep.throughput_bound} cycles, {rep.util_at(rep.throughput_bound):.1%}")
     out.append(f"  latency bound (the critical path without waits): >= {rep.latency_bound} "
                f"cycles, {rep.util_at(rep.latency_bound):.1%}")
+    if rep.floor is not None:
+        how = ("proven: no schedule of this model's dataflow graph is faster" if rep.floor_proven
+               else "no schedule of this model's dataflow graph is faster than this bound")
+        out.append(f"  schedule floor (the optimal scheduler, CP-SAT): {rep.floor} cycles "
+                   f"({how})")
+    elif rep.scheduler == "list":
+        out.append("  schedule: the list scheduler (compile with scheduler=\"optimal\" for the "
+                   "proven floor)")
     if rep.measured is not None:
         out.append("")
         verdict = "bit-exact" if rep.rtl_ok else "MISMATCH"
