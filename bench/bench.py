@@ -28,8 +28,7 @@ import numpy as np
 import torch
 
 import rill
-from rill.compile.optimal import MAX_OPS, graph_schedule_floor
-from rill.hw import isa
+from rill.compile.optimal import MAX_OPS
 from rill.models import CnnNet, GruNet, LstmHead, LstmNet, Mlp, NormLinearGelu, PreNormFfn
 
 COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "LSTM x3 streaming": 304,
@@ -57,7 +56,7 @@ def case(name, model, x, config, stream, rtl, axis=0):
         nnir, _ = nnir.streaming_transform(axis)
     t_compile, program = timed(lambda: nnir.to_program(config, scheduler="optimal",
                                                        effort=EFFORT), 1)
-    floor = graph_schedule_floor(nnir.graph, config, effort=EFFORT)
+    floor = program.debug.schedule  # what the optimal scheduler proved while compiling
     vm = program.to_vm()
     inputs = ([np.take(x.numpy(), t, axis=axis) for t in range(x.shape[axis])] if stream
               else [x.numpy()])
@@ -75,9 +74,8 @@ def case(name, model, x, config, stream, rtl, axis=0):
         "interval": program.interval_cycles_per_inference(),
         # no schedule of this dataflow graph has its last output sooner (CP-SAT's proof; for
         # graphs too big to search, the dependency path alone: "deps")
-        "floor": (f"{floor.bound + program.n_in + isa.Timing.of(config).out}"
-                  + ("" if floor.proven else " (deps)" if len(floor.schedule.issue)
-                     > MAX_OPS else " (bound)")),
+        "floor": (f"{floor.floor}" + ("" if floor.proven else " (deps)"
+                                      if program.debug.n_ops > MAX_OPS else " (bound)")),
         "commercial (3x64)": COMMERCIAL.get(name, "-") if config_name(config) == "ia_840f_c3b64"
         else "-",
         "us": f"{program.compute_duration_per_inference_us():.3f}",

@@ -153,14 +153,3 @@ def dependency_bound(df: Dataflow, tm: Timing) -> int:
             break
     return t[df.outputs[-1].id]
 
-
-def graph_schedule_floor(graph, config: Config, effort: float = 1.0) -> ScheduleResult:
-    """`optimal_schedule` of an NNIR graph's dataflow, as `compile_graph` lowers it (for the
-    bench and reports: the proven floor next to the cycles)."""
-    from ..ir import verify
-    from ..ir.dce import eliminate_dead_nodes
-    from .lower import lower
-
-    df, _ = lower(verify(eliminate_dead_nodes(verify(graph))), config.num_cores,
-                  config.block_size)
-    return optimal_schedule(df, config, effort=effort)
