@@ -29,7 +29,7 @@ import torch
 
 import rill
 from rill.compile.optimal import MAX_OPS
-from rill.models import CnnNet, GruNet, LstmHead, LstmNet, Mlp, NormLinearGelu, PreNormFfn
+from rill.models import CnnNet, GruNet, LstmNet, Mlp, NormLinearGelu, PreNormFfn
 
 COMMERCIAL = {"LSTM streaming": 218, "LSTM 20 steps": 2209, "LSTM x3 streaming": 304,
               "MLP": 182, "CNN streaming": 111,
@@ -200,7 +200,7 @@ def main() -> None:
     gru = GruNet()  # the seed LSTM's sizes, 128 -> GRU 256 x 2 -> 16
     nlg, ffn, x_blk = NormLinearGelu().eval(), PreNormFfn().eval(), torch.randn(256)
     # issue 11's second model (made last: the other rows keep their seeded weights and inputs)
-    lstm3, x_seq3 = LstmHead(256, 256, 32, layers=3), torch.randn(20, 256)
+    lstm3, x_seq3 = LstmNet(256, 256, 3, 32), torch.randn(20, 256)
     rows = []
     presets = args.config or ["ia_840f_c3b64", "ia_420f_c6b32"]
     for name in presets:

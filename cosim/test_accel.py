@@ -22,7 +22,7 @@ import torch
 import rill
 from rill.cosim.run import EXPECT_ERRORS, build_accel, run, simulate
 from rill.hw import numerics
-from rill.models import LstmHead, ReluMlp
+from rill.models import LstmNet, ReluMlp
 
 CONFIGS = {"c1b8": rill.Config.c1b8, "c2b16": rill.Config.c2b16, "c3b16": rill.Config.c3b16}
 
@@ -87,7 +87,7 @@ MODELS = {
     "mul": lambda: (Binary(12, 10, torch.mul), (12,)),
     "mlp": lambda: (ReluMlp([40, 36, 24, 10]), (40,)),
     "mix": lambda: (Mix(18), (18,)),
-    "lstm_seq": lambda: (LstmHead(6, 12, 4), (5, 6)),
+    "lstm_seq": lambda: (LstmNet(6, 12, 1, 4), (5, 6)),
     "gru_seq": lambda: (GRUHead(6, 12, 4), (4, 6)),
 }
 
@@ -131,7 +131,7 @@ def test_model(model, cfg):
 def test_lstm_streaming(cfg):
     """State carried over 24 steps, then clear_i (VM reset) and 6 more from zero state."""
     torch.manual_seed(7)
-    model = LstmHead(10, 20, 5)
+    model = LstmNet(10, 20, 1, 5)
     gm, _ = rill.fx.prepare_shape(model, torch.randn(30, 10))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     program = nnir.to_program(CONFIGS[cfg](), name="lstm_stream")
@@ -177,7 +177,7 @@ def test_mix_c3b16():
 def test_lstm2_streaming_c3b16():
     """Two stacked LSTM layers, streamed, on three cores: MACC chains spread over cores."""
     torch.manual_seed(11)
-    model = LstmHead(12, 24, 6, layers=2)
+    model = LstmNet(12, 24, 2, 6)
     gm, _ = rill.fx.prepare_shape(model, torch.randn(25, 12))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     program = nnir.to_program(rill.Config.c3b16(), name="lstm2_stream")

@@ -15,12 +15,12 @@ import torch
 
 import rill
 from rill.cosim.run import run
-from rill.models import LstmHead, ReluMlp
+from rill.models import LstmNet, ReluMlp
 
 
 def _program(lstm_cores, mlp_cores) -> rill.Program:
     torch.manual_seed(7)
-    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(30, 10))
+    gm, _ = rill.fx.prepare_shape(LstmNet(10, 20, 1, 5), torch.randn(30, 10))
     lstm, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     gm, _ = rill.fx.prepare_shape(ReluMlp([40, 36, 24, 10]), torch.randn(40))
     mlp = rill.fx.nnir.to_nnir(gm)

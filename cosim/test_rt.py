@@ -19,7 +19,7 @@ import rill.rt
 from rill.cosim import CosimMismatchError
 from rill.cosim.run import run
 from rill.hw import isa
-from rill.models import LstmHead
+from rill.models import LstmNet
 
 N = 20
 
@@ -28,7 +28,7 @@ N = 20
 def lstm() -> rill.Program:
     """test_accel's streaming LSTM (10 -> 20 -> 5) on c1b8."""
     torch.manual_seed(7)
-    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(30, 10))
+    gm, _ = rill.fx.prepare_shape(LstmNet(10, 20, 1, 5), torch.randn(30, 10))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     return nnir.to_program(CONFIGS["c1b8"](), name="lstm_stream")
 

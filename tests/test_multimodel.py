@@ -19,7 +19,7 @@ import torch
 import rill
 from rill.compile.program import FORMAT_VERSION
 from rill.hw import isa
-from rill.models import LstmHead, ReluMlp
+from rill.models import LstmNet, ReluMlp
 
 CFG = rill.Config.c2b16()
 
@@ -27,7 +27,7 @@ CFG = rill.Config.c2b16()
 @pytest.fixture(scope="module")
 def nnirs():
     torch.manual_seed(7)
-    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(30, 10))
+    gm, _ = rill.fx.prepare_shape(LstmNet(10, 20, 1, 5), torch.randn(30, 10))
     lstm, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     gm, _ = rill.fx.prepare_shape(ReluMlp([40, 36, 24, 10]), torch.randn(40))
     mlp = rill.fx.nnir.to_nnir(gm)
@@ -209,7 +209,7 @@ def test_registers_and_model_table_limits(nnirs):
     lstm, mlp = nnirs
     # a 6-step sequence LSTM uses 21 register rows per bank: two do not fit 32
     torch.manual_seed(8)
-    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(6, 10))
+    gm, _ = rill.fx.prepare_shape(LstmNet(10, 20, 1, 5), torch.randn(6, 10))
     seq = rill.fx.nnir.to_nnir(gm)
     b = rill.ProgramBuilder(dataclasses.replace(CFG, rf_depth=32))
     b.add_nnir(seq, name="a").add_nnir(seq, name="b")

@@ -12,7 +12,7 @@ import torch
 
 import rill
 import rill.rt
-from rill.models import LstmHead
+from rill.models import LstmNet
 from rill.rt import protocol
 
 
@@ -28,7 +28,7 @@ class TwoInputs(torch.nn.Module):
 @pytest.fixture(scope="module")
 def lstm() -> rill.Program:
     torch.manual_seed(7)
-    gm, _ = rill.fx.prepare_shape(LstmHead(10, 20, 5), torch.randn(30, 10))
+    gm, _ = rill.fx.prepare_shape(LstmNet(10, 20, 1, 5), torch.randn(30, 10))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     return nnir.to_program(rill.Config.c1b8(), name="lstm_stream")
 

@@ -88,19 +88,6 @@ class PreNormFfn(nn.Module):
         return x + self.fc2(self.act(self.fc1(self.ln(x))))
 
 
-class LstmHead(nn.Module):
-    """LSTM (`layers` deep) then a Linear on every step: the tests' recurrent model."""
-
-    def __init__(self, n_in: int, hidden: int, n_out: int, layers: int = 1):
-        super().__init__()
-        self.lstm = nn.LSTM(n_in, hidden, num_layers=layers)
-        self.fc = nn.Linear(hidden, n_out)
-
-    def forward(self, x):
-        y, _ = self.lstm(x)
-        return self.fc(y)
-
-
 class ReluMlp(nn.Module):
     """Linear layers of the given sizes with a ReLU between each two: the tests' MLP."""
 
