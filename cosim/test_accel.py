@@ -292,15 +292,17 @@ def test_bench_standalone(tmp_path):
 
 
 def directed_program() -> rill.Program:
-    """c1b8: MAC, a MACC reading its accumulator at the write edge, ADD/MUL/SUB/TANH/SIGMOID/RELU
-    each consuming a result in the cycle it is written, six OUTs."""
+    """c1b8: MAC, a MACC reading its accumulator at the write edge, one reading it from the
+    forward a cycle before the edge (M2), one reading a register two cycles before a write to
+    it lands (M3: the old value, the forward must not fire), ADD/MUL/SUB/TANH/SIGMOID/RELU each
+    consuming a result in the cycle it is written, eight OUTs."""
     from rill.hw import isa
 
     c = rill.Config.c1b8()
     t = isa.Timing.of(c)
     a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
     IN0, IN1, K0 = a(1, 0), a(1, 1), a(0, 0)
-    M0, M1 = a(2, 0), a(2, 1)
+    M0, M1, M2, M3 = a(2, 0), a(2, 1), a(2, 2), a(2, 3)
     V = [a(3, i) for i in range(6)]
     ops: dict[int, dict] = {}
 
@@ -318,6 +320,11 @@ def directed_program() -> rill.Program:
     put(e0 + 1, v_op=7, v_a=M0)                                   # OUT M0
     put(e0 + 2, v_op=3, v_a=M0, v_b=K0, v_dst=1)                  # V1 = M0 * k0
     e_v0, e_v1, e_m1 = edge(e0, t.add), edge(e0 + 2, t.mul), edge(p1, t.mac)
+    p2 = e_m1 - t.macc_forward - t.mac_acc_read                   # acc read from the forward
+    put(p2, m_op=2, m_w=0, m_x=IN1, m_acc=M1, m_dst=2)            # M2 = M1 + W0 . in1
+    p3 = edge(p2, t.mac) - 2 - t.mac_acc_read                     # two cycles before M2 lands
+    put(p3, m_op=2, m_w=1, m_x=IN0, m_acc=M2, m_dst=3)            # M3 = M2 (old) + W1 . in0
+    e_m3 = edge(p3, t.mac)
     put(e_v0, v_op=5, v_a=V[0], v_dst=2)                          # V2 = tanh V0
     put(e_v1 + 1, v_op=6, v_a=V[1], v_dst=3)                      # V3 = sigmoid V1
     e_v2, e_v3 = edge(e_v0, t.act), edge(e_v1 + 1, t.act)
@@ -334,7 +341,8 @@ def directed_program() -> rill.Program:
     put(p4, v_op=2, v_a=M1, v_b=V[0], v_dst=4)                    # V4 = M1 - V0
     put(e_v4, v_op=4, v_a=V[4], v_dst=5)                          # V5 = relu V4 (at V4's edge)
     assert len(set(outs)) == 5 and e_m1 < max(outs)
-    for pc, src in zip(outs, [V[2], V[3], V[4], V[5], M1], strict=True):
+    outs += [max(*outs, e_m3) + 1, max(*outs, e_m3) + 2]         # M2, M3 after they land
+    for pc, src in zip(outs, [V[2], V[3], V[4], V[5], M1, M2, M3], strict=True):
         assert pc not in ops or "v_op" not in ops[pc], pc
         put(pc, v_op=7, v_a=src)
     length = max(outs) + 3
@@ -342,7 +350,7 @@ def directed_program() -> rill.Program:
     rng = np.random.default_rng(5)
     w = numerics.f32_to_bf16_bits(rng.standard_normal((2, 8, 8)).astype(np.float32))
     k = numerics.f32_bits(rng.standard_normal((1, 8)).astype(np.float32))
-    return rill.Program(c, length, 2, 6, [isa.encode(bundles, c)], [w], k, (16,), (6, 8),
+    return rill.Program(c, length, 2, 8, [isa.encode(bundles, c)], [w], k, (16,), (8, 8),
                         t_last_out=max(outs), name="directed")
 
 

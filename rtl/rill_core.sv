@@ -7,7 +7,9 @@
 //   cycle 0      register-file reads x / a / b are addressed (registered)
 //   cycle 1      matrix unit gets x_i, w_i; vector unit gets op_i, dst_i, a_i, b_i
 //   cycle D      MACC: acc register addressed (delayed m_acc), D = dot_stages(T) = mac_acc_read
-//   cycle D+1    matrix unit gets acc_i (-0.0 for a MAC: the read port's override)
+//   cycle D+1    matrix unit gets acc_i (-0.0 for a MAC: the read port's override; the forwarded
+//                matrix result when a core's matrix unit writes the acc register in cycle D+1:
+//                the MACC forward, isa.Timing.macc_forward)
 //   cycle D+1+ADD_STAGES  matrix result on the bank write bus (m_dst delayed), written at the
 //                end (lat_mac - 1); all offsets come from rill_pkg (isa.py)
 // The controller drives the fetch (rill_imem): bundle holds imem[pc] in cycle 0, from a register.
@@ -75,6 +77,14 @@ module rill_core
   output logic               m_wr_en_o,
   output logic [IdxW-1:0]    m_wr_idx_o,
   output logic [WordW-1:0]   m_wr_data_o,
+  // the MACC forward (every core's, broadcast like the write buses): this core's matrix op
+  // three cycles before its write-back, and its result one cycle before (the add's R2)
+  output logic               m_fwd_en_o,
+  output logic [IdxW-1:0]    m_fwd_idx_o,
+  output logic [WordW-1:0]   m_fwd_data_o,
+  input  logic               m_fwd_en_i   [NUM_CORES],
+  input  logic [IdxW-1:0]    m_fwd_idx_i  [NUM_CORES],
+  input  logic [WordW-1:0]   m_fwd_data_i [NUM_CORES],
   output logic               v_wr_en_o,
   output logic [IdxW-1:0]    v_wr_idx_o,
   output logic [WordW-1:0]   v_wr_data_o,
@@ -182,6 +192,40 @@ module rill_core
   end
 
   // ---------------------------------------------------------------------------------------
+  // MACC forward (isa.Timing.macc_forward = 1): a MACC whose accumulator is a matrix result
+  // (any core's) written in the cycle after its acc read takes that core's accumulate-add R2
+  // value (its write bus one cycle early) instead of the bank read. Decided a cycle ahead from
+  // registers (this MACC one cycle before its acc read; each core's producer three cycles
+  // before its write-back, m_fwd_en_o / m_fwd_idx_o), so the read port sees one register bit
+  // per core.
+  logic fwd_d [NUM_CORES];
+  logic fwd_q [NUM_CORES];
+
+  if (MACC_FORWARD != 1) begin : gen_fwd_check
+    $error("rill_core implements MACC_FORWARD = 1 only");
+  end
+
+  assign m_fwd_en_o  = mpipe_q[MatWb-3].live;
+  assign m_fwd_idx_o = mpipe_q[MatWb-3].dst;
+
+  always_comb begin
+    for (int unsigned c = 0; c < NUM_CORES; c++) begin
+      fwd_d[c] = mpipe_q[AccRd-2].macc && m_fwd_en_i[c] &&
+                 (mpipe_q[AccRd-2].acc == {BankW'(matrix_bank(c)), m_fwd_idx_i[c]});
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      for (int unsigned c = 0; c < NUM_CORES; c++) begin
+        fwd_q[c] <= 1'b0;
+      end
+    end else begin
+      fwd_q <= fwd_d;
+    end
+  end
+
+  // ---------------------------------------------------------------------------------------
   // vector-slot issue register (cycle 1)
   v_op_e           vop_d, vop_q;
   logic [IdxW-1:0] vdst_d, vdst_q;
@@ -205,6 +249,7 @@ module rill_core
   logic             rd_nz [4];
   logic [WordW-1:0] rd_data [4];
   logic [B*B*16-1:0] wblock;
+  logic [WordW-1:0] mat_y;
 
   always_comb begin
     rd_addr[0] = m_x;
@@ -230,6 +275,8 @@ module rill_core
     .wr_data_i(rf_wr_data_i),
     .rd_addr_i(rd_addr),
     .rd_nz_i  (rd_nz),
+    .acc_fwd_i(fwd_q),
+    .acc_fwd_data_i(m_fwd_data_i),
     .rd_data_o(rd_data)
   );
 
@@ -249,7 +296,6 @@ module rill_core
 
   // ---------------------------------------------------------------------------------------
   // datapath units
-  logic [WordW-1:0] mat_y;
 
   rill_matrix_unit #(
     .B(B)
@@ -259,7 +305,8 @@ module rill_core
     .x_i     (rd_data[0]),
     .w_i     (wblock),
     .acc_i   (rd_data[1]),
-    .y_o     (mat_y)
+    .y_o     (mat_y),
+    .y_next_o(m_fwd_data_o)
   );
 
   assign m_wr_en_o   = mpipe_q[MatWb-1].live;

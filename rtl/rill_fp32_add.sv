@@ -28,7 +28,10 @@ module rill_fp32_add
   input  logic [31:0] a_i,
   input  logic [31:0] b_i,
   input  logic        sub_i,
-  output logic [31:0] y_o
+  output logic [31:0] y_o,
+  /* verilator lint_off UNUSEDSIGNAL */
+  output logic [31:0] y_next_o  // y_o one cycle early (R2 before its register)
+  /* verilator lint_on UNUSEDSIGNAL */
 );
 
   // A1, A2, then the two of rill_fp32_round
@@ -298,7 +301,8 @@ module rill_fp32_add
     .sticky_i     (norm_sticky),
     .special_i    (fin),
     .special_val_i(fin_val),
-    .y_o
+    .y_o,
+    .y_next_o
   );
 
 endmodule

@@ -19,7 +19,10 @@ module rill_fp32_round #(
   input  logic                    sticky_i,
   input  logic                    special_i,
   input  logic [31:0]             special_val_i,
-  output logic [31:0]             y_o
+  output logic [31:0]             y_o,
+  // R2's result before its register (y_o one cycle early): the matrix unit's accumulator
+  // forward (rill_core, docs/architecture.md "MACC forward")
+  output logic [31:0]             y_next_o
 );
 
   // ---------------------------------------------------------------- R1: increment, compares
@@ -91,6 +94,7 @@ module rill_fp32_round #(
     y_q  <= y_d;
   end
 
-  assign y_o = y_q;
+  assign y_o      = y_q;
+  assign y_next_o = y_d;
 
 endmodule

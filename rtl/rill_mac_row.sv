@@ -13,7 +13,8 @@ module rill_mac_row #(
   input  logic [B-1:0]       x_nan_i,
   input  logic [B-1:0][15:0] w_i,      // row r of the weight block
   input  logic [31:0]        acc_i,    // the accumulator, when the dot product leaves
-  output logic [31:0]        y_o       // acc_i + the dot product, ADD_STAGES later
+  output logic [31:0]        y_o,      // acc_i + the dot product, ADD_STAGES later
+  output logic [31:0]        y_next_o  // y_o one cycle early: the add's R2 before its register
 );
   logic [31:0] dot;
 
@@ -34,6 +35,7 @@ module rill_mac_row #(
     .a_i   (acc_i),
     .b_i   (dot),
     .sub_i (1'b0),
-    .y_o
+    .y_o,
+    .y_next_o
   );
 endmodule

@@ -11,6 +11,10 @@
 //   cycle 1 + D + ADD_STAGES
 //                      y_o (B fp32): the add's last register, captured into the bank copies at
 //                      the end of this cycle (WB; isa.Timing.mac - 1).
+//   cycle D + ADD_STAGES
+//                      y_next_o: the same value before that register (the add's R2 logic), for
+//                      the core's accumulator forward into a MACC's acc read in this cycle
+//                      (isa.Timing.macc_forward).
 module rill_matrix_unit
   import rill_pkg::*;
 #(
@@ -21,7 +25,8 @@ module rill_matrix_unit
   input  logic [B-1:0][31:0]        x_i,
   input  logic [B-1:0][B-1:0][15:0] w_i,
   input  logic [B-1:0][31:0]        acc_i,
-  output logic [B-1:0][31:0]        y_o
+  output logic [B-1:0][31:0]        y_o,
+  output logic [B-1:0][31:0]        y_next_o
 );
 
   // x to bf16 (nearest even on the bit pattern, NaN 0x7FC0), once per column for all rows
@@ -60,7 +65,8 @@ module rill_matrix_unit
       .x_nan_i (x_nan),
       .w_i     (w_i[r]),
       .acc_i   (acc_i[r]),
-      .y_o     (y_o[r])
+      .y_o     (y_o[r]),
+      .y_next_o(y_next_o[r])
     );
   end
 

@@ -188,6 +188,7 @@ package rill_pkg;
   localparam int unsigned MINMAX_STAGES = 2;
   localparam int unsigned FN_STAGES = 7;
   localparam int unsigned FN_LOG_STAGES = 11;
+  localparam int unsigned MACC_FORWARD = 1;  // cycles (rill_core)
   function automatic int unsigned rmax_stages(int unsigned block_size);
     return 2 * $clog2(block_size);
   endfunction

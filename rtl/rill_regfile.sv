@@ -3,6 +3,9 @@
 // addressed by {bank, idx}. A read port's path in its address cycle: the bank copies' write-first
 // reads, the bank select, the MAC override, then the read register (rd_data_o, valid the cycle
 // after the address) — the units see a register, not the select (docs/architecture.md, "Timing").
+// The acc port (1) has one more source per matrix bank: with acc_fwd_i[c] its read of matrix
+// bank c takes acc_fwd_data_i[c], core c's matrix result one cycle before it reaches that
+// bank's write bus (the MACC forward): a third input to the bank copy's write-first select.
 module rill_regfile #(
   parameter int unsigned NUM_CORES = 1,
   parameter int unsigned B         = 8,
@@ -12,7 +15,8 @@ module rill_regfile #(
   localparam int unsigned IdxW     = rill_pkg::idx_bits(RF_DEPTH),
   localparam int unsigned AddrW    = BankW + IdxW,
   localparam int unsigned WordW    = B * 32,
-  localparam int unsigned NumRd    = 4
+  localparam int unsigned NumRd    = 4,
+  localparam int unsigned AccPort  = 1
 ) (
   input  logic             clk_i,
   input  logic             rst_ni,
@@ -24,6 +28,8 @@ module rill_regfile #(
   // -0.0 in every lane instead (the accumulator of a MAC: x + -0.0 = x for every x)
   input  logic [AddrW-1:0] rd_addr_i [NumRd],
   input  logic             rd_nz_i   [NumRd],
+  input  logic             acc_fwd_i      [NUM_CORES],
+  input  logic [WordW-1:0] acc_fwd_data_i [NUM_CORES],
   output logic [WordW-1:0] rd_data_o [NumRd]
 );
 
@@ -66,6 +72,13 @@ module rill_regfile #(
       for (int unsigned k = 0; k < NumBanks; k++) begin
         if (32'(rd_bank[p]) == k) begin
           sel = bank_rdata[k][p];
+          // the acc port's forward from core (k - 2) / 2 when k is its matrix bank (never
+          // with the override: acc_fwd_i is only set for a MACC)
+          for (int unsigned c = 0; c < NUM_CORES; c++) begin
+            if (p == AccPort && k == rill_pkg::matrix_bank(c) && acc_fwd_i[c]) begin
+              sel = acc_fwd_data_i[c];
+            end
+          end
         end
       end
       for (int unsigned i = 0; i < B; i++) begin

@@ -145,6 +145,9 @@ module rill_top
   logic             m_en   [NUM_CORES];
   logic [IdxW-1:0]  m_idx  [NUM_CORES];
   logic [WordW-1:0] m_data [NUM_CORES];
+  logic             m_fwd_en   [NUM_CORES];  // the MACC forward, to every core
+  logic [IdxW-1:0]  m_fwd_idx  [NUM_CORES];
+  logic [WordW-1:0] m_fwd_data [NUM_CORES];
   logic             v_en   [NUM_CORES];
   logic [IdxW-1:0]  v_idx  [NUM_CORES];
   logic [WordW-1:0] v_data [NUM_CORES];
@@ -209,6 +212,12 @@ module rill_top
       .m_wr_en_o   (m_en[c]),
       .m_wr_idx_o  (m_idx[c]),
       .m_wr_data_o (m_data[c]),
+      .m_fwd_en_o  (m_fwd_en[c]),
+      .m_fwd_idx_o (m_fwd_idx[c]),
+      .m_fwd_data_o(m_fwd_data[c]),
+      .m_fwd_en_i  (m_fwd_en),
+      .m_fwd_idx_i (m_fwd_idx),
+      .m_fwd_data_i(m_fwd_data),
       .v_wr_en_o   (v_en[c]),
       .v_wr_idx_o  (v_idx[c]),
       .v_wr_data_o (v_data[c]),

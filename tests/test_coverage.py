@@ -27,6 +27,7 @@ def test_linear_relu_c1b8():
     assert h["bank.c1.m_acc.const"] == 2 and h["bank.c1.m_acc.M0"] == 4
     assert h["bank.c1.v_a.M0"] == 2 and h["bank.c1.v_a.V0"] == 2  # RELU of M0, OUT of V0
     assert h["dist.MAC>acc.min"] == 4  # chains at macc_distance
+    assert h["dist.MAC>acc.fwd"] == 4  # each from the accumulator forward
     assert h["dist.RELU.min"] == 2 and h["dist.MAC.min"] == 2  # ASAP schedule
     assert h["chain.3"] == 2 and not any(h[f"chain.{n}"] for n in (1, 2, 4))
     assert not any(k.startswith("bank.c1.") and k.endswith(".const") and "m_acc" not in k
@@ -49,8 +50,9 @@ def _hand(ops: dict[int, isa.Bundle], length: int, config: rill.Config) -> rill.
 
 
 def test_hand_program_distances_and_chain():
-    """Each distance bin from the producer's write edge, a MACC chain of 4 (MAC + 3 MACCs, 5
-    apart, the last one late), a read before a write lands (the previous inference's value)."""
+    """Each distance bin from the producer's write edge, a MACC chain of 4 (MAC + 3 MACCs,
+    macc_distance apart, the last one late), a read before a write lands (the previous
+    inference's value)."""
     c = rill.Config.c1b8()
     t = isa.Timing.of(c)
     a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
@@ -68,6 +70,7 @@ def test_hand_program_distances_and_chain():
     length = p + t.mul - 1 + 3 + 3
     h = cv.analyze(_hand(ops, length, c))
     assert h["dist.MAC>acc.min"] == 2 and h["dist.MAC>acc.more"] == 1
+    assert h["dist.MAC>acc.fwd"] == 2  # the two at the minimum distance, a cycle before the edge
     assert h["dist.MAC.min+2"] == 1
     assert h["dist.ADD.min+1"] == 2 and h["dist.MUL.min+3"] == 1
     assert h["dist.MUL.prev"] == 1  # V1 is written later in the inference: streaming state

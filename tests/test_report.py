@@ -177,10 +177,10 @@ def test_schedule_floor_in_the_report(tmp_path):
     loaded = rill.Program.load(tmp_path / "seed.rill")
     assert loaded.debug.schedule == fast.debug.schedule
     rep = analyse(loaded)
-    assert (rep.scheduler, rep.floor, rep.floor_proven) == ("optimal", 147, True)
-    assert ("schedule floor (the optimal scheduler, CP-SAT): 147 cycles (proven: no schedule "
+    assert (rep.scheduler, rep.floor, rep.floor_proven) == ("optimal", 142, True)
+    assert ("schedule floor (the optimal scheduler, CP-SAT): 142 cycles (proven: no schedule "
             "of this model's dataflow graph is faster)") in table(rep)
-    assert rep.to_json()["schedule_floor_cycles"] == 147
+    assert rep.to_json()["schedule_floor_cycles"] == 142
     listed = analyse(nnir.to_program(config))
     assert listed.scheduler == "list" and listed.floor is None
     assert 'compile with scheduler="optimal" for the proven floor' in table(listed)

@@ -13,7 +13,7 @@ import torch.nn as nn
 import rill
 from rill.compile.lower import lower
 from rill.compile.optimal import dependency_bound, optimal_schedule
-from rill.compile.schedule import schedule
+from rill.compile.schedule import list_schedule as schedule
 from rill.errors import ConfigError
 from rill.fuzz import gen
 from rill.hw.isa import Timing
@@ -22,8 +22,9 @@ from rill.ir.dce import eliminate_dead_nodes
 from rill.models import GruNet, LstmNet
 
 # fuzz cases (rill.fuzz.gen, seed 1) where the old priority, the longest path to the end of
-# the program, issued the last OUT late: 37 at 144 (now 122, optimum 118), 94 at 55 (52), 1 at
-# 124 (121), 13 at 85 (84)
+# the program, issued the last OUT late (before the MACC forward: 37 at 144, 94 at 55, 1 at
+# 124, 13 at 85); with the forward the list scheduler issues it at 120 (CP-SAT at effort 1
+# finds 117, bound 110), 55 (optimum 52), 122 (120), 84 (83)
 CASES = {int(k): v for k, v in json.loads(
     (Path(__file__).parent / "data" / "schedule_cases.json").read_text()).items()}
 
@@ -77,7 +78,7 @@ def test_optimal_scheduler_finds_faster_schedules():
     """On these cases CP-SAT proves a schedule faster than the list scheduler's, and the
     program built from it is that much faster."""
     gains = {}
-    for case in (37, 94):
+    for case in (1, 94):
         desc = CASES[case]
         config = getattr(rill.Config, desc["config"])()
         nnir, _ = _nnir(desc)
@@ -87,22 +88,22 @@ def test_optimal_scheduler_finds_faster_schedules():
         a = nnir.to_program(config)
         gains[case] = a.cycle_count_per_inference() - b.cycle_count_per_inference()
         assert gains[case] == res.list_t_last_out - res.t_last_out
-    assert gains == {37: 4, 94: 3}
+    assert gains == {1: 2, 94: 3}
 
 
 def test_seed_lstm_schedule_is_optimal():
     """docs/architecture.md, "The latency floor of this array": no schedule of the seed
-    LSTM's dataflow graph on ia_840f_c3b64 ends sooner than the list scheduler's (147
-    cycles); the dependency path alone allows 144."""
+    LSTM's dataflow graph on ia_840f_c3b64 ends sooner than the list scheduler's (142
+    cycles with the MACC forward, 147 before); the dependency path alone allows 139."""
     config = rill.Config.ia_840f_c3b64()
     torch.manual_seed(0)
     gm, _ = rill.fx.prepare_shape(LstmNet(), torch.randn(20, 128))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     df = _dataflow(nnir, config)
     res = optimal_schedule(df, config)
-    assert res.proven and res.t_last_out == res.list_t_last_out == 143
-    assert dependency_bound(df, Timing.of(config)) == 140
-    assert nnir.to_program(config).cycle_count_per_inference() == 147
+    assert res.proven and res.t_last_out == res.list_t_last_out == 138
+    assert dependency_bound(df, Timing.of(config)) == 135
+    assert nnir.to_program(config).cycle_count_per_inference() == 142
 
 
 def test_gru_optimal_schedule_is_one_cycle_faster():
@@ -113,7 +114,7 @@ def test_gru_optimal_schedule_is_one_cycle_faster():
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     a = nnir.to_program(config)
     b = nnir.to_program(config, scheduler="optimal")
-    assert (a.cycle_count_per_inference(), b.cycle_count_per_inference()) == (146, 145)
+    assert (a.cycle_count_per_inference(), b.cycle_count_per_inference()) == (143, 142)
     assert np.array_equal(_bits(a, xs.numpy(), True), _bits(b, xs.numpy(), True))
 
 

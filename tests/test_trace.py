@@ -87,12 +87,16 @@ def _replay(program, recs, rf_before) -> None:
     c, B = program.config, program.B
     w_all = [numerics.bf16_bits_to_f32(w).astype(np.float64) for w in program.weights]
 
-    def read(src, upto):
+    tm = isa.Timing.of(c)
+
+    def read(src, upto, acc=False):
+        # docs/isa.md: a MACC's accumulator read sees a matrix bank a cycle ahead (the forward)
+        ahead = tm.read_ahead(acc, isa.is_matrix_bank(src["bank"]))
         best = None
         for r in upto:
             d = r["dst"]
             if "bank" in d and (d["bank"], d["idx"]) == (src["bank"], src["idx"]) \
-                    and r["write_cycle"] <= src["cycle"]:
+                    and r["write_cycle"] <= src["cycle"] + ahead:
                 if best is None or r["write_cycle"] > best["write_cycle"]:
                     best = r
         if best is not None:
@@ -102,7 +106,7 @@ def _replay(program, recs, rf_before) -> None:
     funcs = {"ADD": numerics.fp32_add, "SUB": numerics.fp32_sub, "MUL": numerics.fp32_mul,
              "RELU": numerics.relu, "TANH": numerics.act_tanh, "SIGMOID": numerics.act_sigmoid}
     for r in recs:
-        srcs = [read(s, recs) for s in r["srcs"]]
+        srcs = [read(s, recs, r["op"] == "MACC" and k == 1) for k, s in enumerate(r["srcs"])]
         if r["op"] in ("MAC", "MACC"):
             w = w_all[r["core"]][r["weight"]]
             y = numerics.block_dot_exact(numerics.round_to_bf16(srcs[0])[None], w[None])[0]

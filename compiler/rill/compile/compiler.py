@@ -17,7 +17,7 @@ from .lower import lower
 from .optimal import optimal_schedule
 from .program import Program
 from .regalloc import allocate
-from .schedule import schedule
+from .schedule import list_schedule
 from .validate import validate_program
 
 SCHEDULERS = ("list", "optimal")
@@ -38,7 +38,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None,
             f"program emits {len(df.outputs)} output beats per inference; the output FIFO holds "
             f"{config.out_fifo_depth} (Config.out_fifo_depth)"
         )
-    sch = schedule(df, config)
+    sch = list_schedule(df, config)
     addr = allocate(df, sch, config)
     note = ScheduleNote("list")
     if scheduler == "optimal":

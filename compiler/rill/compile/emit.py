@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 
 from ..hw.config import Config
-from ..hw.isa import Bundle, Timing
+from ..hw.isa import Bundle, Timing, is_matrix_bank, split_addr
 from .dataflow import Dataflow
 from .schedule import Schedule, latency, read_offsets
 
@@ -52,9 +52,12 @@ def verify_schedule(df: Dataflow, sch: Schedule, addr: dict[int, int], config: C
     for lst in writes.values():
         lst.sort()
     for o in df.ops:
-        for v, off in zip(o.operands, read_offsets(o, tm), strict=True):
+        for j, (v, off) in enumerate(zip(o.operands, read_offsets(o, tm), strict=True)):
             lst = writes.get(addr[id(v)], [])
-            k = bisect.bisect_right(lst, (sch.issue[o.id] + off, len(df.ops)))
+            # a MACC's accumulator read sees a matrix bank macc_forward cycles ahead
+            ahead = tm.read_ahead(o.is_macc and j == 1,
+                                  is_matrix_bank(split_addr(addr[id(v)], config)[0]))
+            k = bisect.bisect_right(lst, (sch.issue[o.id] + off + ahead, len(df.ops)))
             seen = lst[k - 1][1] if k else None
             want = v.producer.id if v.producer is not None else None
             if seen != want:

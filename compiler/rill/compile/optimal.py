@@ -28,7 +28,7 @@ from ..errors import SolverUnavailableError
 from ..hw.config import Config
 from ..hw.isa import Timing, VOp
 from .dataflow import Dataflow
-from .schedule import Schedule, edges, finish, latency, schedule
+from .schedule import Schedule, edges, finish, latency, list_schedule
 
 # weight of the last output's cycle against the program length in the objective
 _LEXI = 1 << 16
@@ -59,7 +59,7 @@ def optimal_schedule(df: Dataflow, config: Config, effort: float = 1.0,
             "the optimal scheduler needs OR-Tools: pip install 'rill[opt]' (or ortools)") from e
 
     tm = Timing.of(config)
-    hint = hint if hint is not None else schedule(df, config)
+    hint = hint if hint is not None else list_schedule(df, config)
     last_op = df.outputs[-1] if df.outputs else None
     list_last = hint.issue[last_op.id] if last_op is not None else 0
     if last_op is None or not df.ops:
@@ -116,8 +116,10 @@ def optimal_schedule(df: Dataflow, config: Config, effort: float = 1.0,
     status = solver.solve(m)
     # CP-SAT's bound is weak when it stops early: the dependency path is a floor too
     bound = max(int(solver.best_objective_bound) // _LEXI, dependency_bound(df, tm))
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # the hint is feasible: rare
-        return ScheduleResult(hint, list_last, list_last, bound, False)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        # stopped before a first solution (the hint is feasible, but not always completed in
+        # time); the bound is proven all the same
+        return ScheduleResult(hint, list_last, list_last, bound, bound >= list_last)
     t_last = solver.value(last)
     if (t_last, solver.value(end)) >= (list_last, hint.length):
         # no better than the list schedule: keep it (the same program as the default)

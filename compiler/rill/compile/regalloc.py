@@ -27,10 +27,15 @@ def allocate(df: Dataflow, sch: Schedule, config: Config) -> dict[int, int]:
                 f"(Config.rf_depth)"
             )
 
+    # the last cycle a value must still be in its register: a MACC's accumulator read of its
+    # matrix result sees that bank macc_forward cycles ahead, so counts that late
+    writer_of = {o.pin: o for o in df.ops if o.pin is not None}
     last_read: dict[int, int] = {}
     for o in df.ops:
-        for v, off in zip(o.operands, read_offsets(o, tm), strict=True):
-            last_read[id(v)] = max(last_read.get(id(v), -1), sch.issue[o.id] + off)
+        for j, (v, off) in enumerate(zip(o.operands, read_offsets(o, tm), strict=True)):
+            w = v.producer if v.producer is not None else writer_of.get(v.pin)
+            ahead = tm.read_ahead(o.is_macc and j == 1, w is not None and w.is_matrix)
+            last_read[id(v)] = max(last_read.get(id(v), -1), sch.issue[o.id] + off + ahead)
 
     def bank_of(o: Op) -> int:
         c = sch.core[o.id]

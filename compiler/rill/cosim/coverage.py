@@ -11,7 +11,9 @@ Counters of our own, in two kinds:
   edge (issue + latency - 1, docs/isa.md), `min` (0: the minimum legal distance, latency - 1)
   `min+1` .. `min+3` and `more`, per producer kind (MAC = MAC/MACC, ADD = ADD/SUB, MUL, ACT =
   TANH/SIGMOID, RELU); `MAC>acc` is a MACC's accumulator read of a MAC/MACC result (read at
-  issue + mac_acc_read, so `min` is macc_distance apart); reads of a value written in the
+  issue + mac_acc_read, so `min` is macc_distance apart: the read takes the result from the
+  forward a cycle before its write edge, also counted as `dist.MAC>acc.fwd`); reads of a value
+  written in the
   previous inference (streaming state) count as `dist.<producer>.prev` (not a bin);
   `chain.<n>` MACC chains by the number of blocks summed (1: a MAC alone, n: a MAC or a first
   MACC and n - 1 MACCs each accumulating the previous one's result), 9+ together.
@@ -88,6 +90,7 @@ def static_bins(num_cores: int) -> list[str]:
     banks = [bank_label(b) for b in range(2 + 2 * num_cores)]
     bins += [f"bank.c{num_cores}.{o}.{b}" for o in OPERANDS for b in banks]
     bins += [f"dist.{k}.{s}" for k in KINDS for s in SLACKS]
+    bins.append("dist.MAC>acc.fwd")
     bins += [f"chain.{n}" for n in range(1, CHAIN_MAX + 1)] + [f"chain.{CHAIN_MAX + 1}+"]
     return bins
 
@@ -142,13 +145,17 @@ def analyze(program: Program) -> collections.Counter:
         if not ws:
             hits["dist.unwritten"] += 1  # zero from clear_i: not a bin
             continue
-        i = bisect.bisect_right(edges[(bank, idx)], cyc) - 1
+        # a MACC's accumulator read sees a matrix bank macc_forward cycles ahead
+        ahead = t.read_ahead(operand == "m_acc", isa.is_matrix_bank(bank))
+        i = bisect.bisect_right(edges[(bank, idx)], cyc + ahead) - 1
         edge, kind, producer = ws[i] if i >= 0 else ws[-1]
         if operand == "m_acc" and kind == "MAC":
             kind = "MAC>acc"
             if i >= 0:
                 parent[op] = producer
-        hits[f"dist.{kind}.{_slack(cyc - edge) if i >= 0 else 'prev'}"] += 1
+                if cyc < edge:
+                    hits["dist.MAC>acc.fwd"] += 1  # taken from the forward, not the bank
+        hits[f"dist.{kind}.{_slack(cyc + ahead - edge) if i >= 0 else 'prev'}"] += 1
     length, used = {}, set(parent.values())
     for _pc, op, _m in sorted(m_ops):
         length[op] = length.get(parent.get(op), 0) + 1

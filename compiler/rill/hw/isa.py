@@ -139,6 +139,11 @@ def matrix_bank(core: int) -> int:
     return 2 + 2 * core
 
 
+def is_matrix_bank(bank: int) -> bool:
+    """Whether `bank` is a core's matrix bank (written only by that core's matrix unit)."""
+    return bank >= 2 and bank % 2 == 0
+
+
 def vector_bank(core: int) -> int:
     return 3 + 2 * core
 
@@ -152,6 +157,9 @@ RELU_STAGES = 1  # rill_vector_unit, one compare/select: RELU, ABS, NEG
 MINMAX_STAGES = 2  # rill_vector_unit: MAX/MIN/GT/GE, the magnitude compare, then the pick
 FN_STAGES = 7  # rill_fn: RECIP, RSQRT, EXP2
 FN_LOG_STAGES = 11  # rill_fn: LOG2 (FN_STAGES, then the integer sum, normalise and round)
+# rill_core: a MACC's accumulator read takes a matrix result from its accumulate add's last
+# stage, this many cycles before the result is written (docs/architecture.md)
+MACC_FORWARD = 1
 
 
 def rmax_stages(block_size: int) -> int:
@@ -179,6 +187,10 @@ class Timing:
 
     mac: int
     mac_acc_read: int  # cycle offset at which a MACC reads its accumulator operand
+    # a MACC's accumulator read sees matrix results this many cycles before they are written
+    # (rtl/rill_core.sv: every core's accumulate-add R2 value is forwarded into the acc read
+    # register), so MACC chains are macc_distance apart
+    macc_forward: int = MACC_FORWARD
     add: int = ADD_STAGES + 2
     mul: int = MUL_STAGES + 2
     act: int = ACT_STAGES + 2
@@ -200,8 +212,14 @@ class Timing:
     @property
     def macc_distance(self) -> int:
         """Minimum cycles between two MACCs of one accumulation chain: the second reads the
-        first's result (write-first, readable from mac - 1) at its acc-read offset."""
-        return self.mac - 1 - self.mac_acc_read
+        first's result at its acc-read offset, forwarded `macc_forward` cycles before the write
+        edge (readable from mac - 1 for every other reader)."""
+        return self.mac - 1 - self.mac_acc_read - self.macc_forward
+
+    def read_ahead(self, reader_is_acc: bool, writer_is_matrix: bool) -> int:
+        """Cycles before a write edge at which a read already sees the value: `macc_forward`
+        for a MACC's accumulator read of a matrix result (any core's), else 0."""
+        return self.macc_forward if reader_is_acc and writer_is_matrix else 0
 
     def vop(self, op: VOp) -> int:
         return {

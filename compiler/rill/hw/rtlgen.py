@@ -262,6 +262,7 @@ def gen_pkg() -> str:
         f"  localparam int unsigned MINMAX_STAGES = {isa.MINMAX_STAGES};",
         f"  localparam int unsigned FN_STAGES = {isa.FN_STAGES};",
         f"  localparam int unsigned FN_LOG_STAGES = {isa.FN_LOG_STAGES};",
+        f"  localparam int unsigned MACC_FORWARD = {isa.MACC_FORWARD};  // cycles (rill_core)",
         "  function automatic int unsigned rmax_stages(int unsigned block_size);",
         f"    return {isa.rmax_stages(2)} * $clog2(block_size);",
         "  endfunction",

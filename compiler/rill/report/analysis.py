@@ -119,7 +119,9 @@ def _label(program, core: int, pc: int, slot: int) -> tuple[str, str, str]:
 
 def critical_path(vm) -> list[tuple[int, int]]:
     """The critical path of one inference, earliest first: (event index, the cycle it reads
-    its input on the path; for the first op its issue cycle)."""
+    its input on the path, counted from the write edge it sees: a MACC's accumulator taken
+    from the forward a cycle before the edge counts at the edge; for the first op its issue
+    cycle)."""
     evs, n_ev = vm.events, len(vm.events)
     prev_out = dict(zip(vm.out_events[1:], vm.out_events[:-1], strict=False))
     cur = max(vm.out_events, key=lambda i: evs[i].cycle)
@@ -129,8 +131,9 @@ def critical_path(vm) -> list[tuple[int, int]]:
         # the start of the program is a predecessor too: as far as inputs, constants and state
         # go, the op could issue at cycle 0 (a path starts where that binds)
         best, best_slack, point = None, ev.cycle, ev.cycle
-        for (_, r), v in zip(ev.reads, ev.srcs, strict=True):
+        for (_, r), v, ahead in zip(ev.reads, ev.srcs, ev.aheads, strict=True):
             if v < n_ev:
+                r += ahead
                 slack = r - evs[v].write[1]
                 if slack <= best_slack:
                     best, best_slack, point = v, slack, r

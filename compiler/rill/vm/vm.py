@@ -74,6 +74,8 @@ class _Event:
     write: tuple[int, int] | None
     wslot: int = -1  # global weight slot
     srcs: list[int] = dataclasses.field(default_factory=list)  # resolved version ids
+    # per read: cycles before a write edge it already sees (Timing.read_ahead: the forward)
+    aheads: list[int] = dataclasses.field(default_factory=list)
 
 
 class VM:
@@ -167,11 +169,17 @@ class VM:
         n_ev = len(self.events)
         self.initial_addrs: list[int] = []  # versions n_ev.. are registers as they were
         initial_ver: dict[int, int] = {}
+        tm = self.timing
         for ev in self.events:
-            srcs = []
-            for addr, r in ev.reads:
+            srcs, aheads = [], []
+            for j, (addr, r) in enumerate(ev.reads):
                 lst = writes.get(addr, [])
-                k = bisect.bisect_left(lst, (r + 1, -1))  # write-first: edge r is seen
+                # write-first: edge r is seen; a MACC's accumulator read (its second read) also
+                # sees a matrix bank written up to macc_forward cycles later (the forward)
+                ahead = tm.read_ahead(ev.kind == "macc" and j == 1,
+                                      isa.is_matrix_bank(addr >> c.idx_bits))
+                aheads.append(ahead)
+                k = bisect.bisect_left(lst, (r + 1 + ahead, -1))
                 if k == 0:
                     if addr not in initial_ver:
                         initial_ver[addr] = n_ev + len(self.initial_addrs)
@@ -179,7 +187,7 @@ class VM:
                     srcs.append(initial_ver[addr])
                 else:
                     srcs.append(lst[k - 1][1])
-            ev.srcs = srcs  # an event's own result is version id = its index
+            ev.srcs, ev.aheads = srcs, aheads  # an event's own result is version id = its index
         self.final_writes = {addr: lst[-1][1] for addr, lst in writes.items()}
 
     def _plan(self) -> None:
