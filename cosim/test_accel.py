@@ -294,15 +294,17 @@ def test_bench_standalone(tmp_path):
 def directed_program() -> rill.Program:
     """c1b8: MAC, a MACC reading its accumulator at the write edge, one reading it from the
     forward a cycle before the edge (M2), one reading a register two cycles before a write to
-    it lands (M3: the old value, the forward must not fire), ADD/MUL/SUB/TANH/SIGMOID/RELU each
-    consuming a result in the cycle it is written, eight OUTs."""
+    it lands (M3: the old value, the forward must not fire), one reading the constant bank's
+    index 0 a cycle before M0 (index 0 of the matrix bank) lands (M4: the constant, the forward
+    must not fire for another bank), ADD/MUL/SUB/TANH/SIGMOID/RELU each consuming a result in
+    the cycle it is written, nine OUTs."""
     from rill.hw import isa
 
     c = rill.Config.c1b8()
     t = isa.Timing.of(c)
     a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
     IN0, IN1, K0 = a(1, 0), a(1, 1), a(0, 0)
-    M0, M1, M2, M3 = a(2, 0), a(2, 1), a(2, 2), a(2, 3)
+    M0, M1, M2, M3, M4 = a(2, 0), a(2, 1), a(2, 2), a(2, 3), a(2, 4)
     V = [a(3, i) for i in range(6)]
     ops: dict[int, dict] = {}
 
@@ -315,6 +317,8 @@ def directed_program() -> rill.Program:
     put(0, m_op=1, m_w=0, m_x=IN0, m_dst=0)                       # M0 = W0 . in0
     p1 = edge(0, t.mac) - t.mac_acc_read                          # acc read at M0's write edge
     put(p1, m_op=2, m_w=1, m_x=IN1, m_acc=M0, m_dst=1)            # M1 = M0 + W1 . in1
+    put(p1 - 1, m_op=2, m_w=0, m_x=IN0, m_acc=K0, m_dst=4)        # M4 = k0 + W0 . in0
+    e_m4 = edge(p1 - 1, t.mac)
     e0 = edge(0, t.mac)
     put(e0, v_op=1, v_a=M0, v_b=IN0, v_dst=0)                     # V0 = M0 + in0
     put(e0 + 1, v_op=7, v_a=M0)                                   # OUT M0
@@ -341,8 +345,9 @@ def directed_program() -> rill.Program:
     put(p4, v_op=2, v_a=M1, v_b=V[0], v_dst=4)                    # V4 = M1 - V0
     put(e_v4, v_op=4, v_a=V[4], v_dst=5)                          # V5 = relu V4 (at V4's edge)
     assert len(set(outs)) == 5 and e_m1 < max(outs)
-    outs += [max(*outs, e_m3) + 1, max(*outs, e_m3) + 2]         # M2, M3 after they land
-    for pc, src in zip(outs, [V[2], V[3], V[4], V[5], M1, M2, M3], strict=True):
+    last = max(*outs, e_m3, e_m4)
+    outs += [last + 1, last + 2, last + 3]                        # M2, M3, M4 after they land
+    for pc, src in zip(outs, [V[2], V[3], V[4], V[5], M1, M2, M3, M4], strict=True):
         assert pc not in ops or "v_op" not in ops[pc], pc
         put(pc, v_op=7, v_a=src)
     length = max(outs) + 3
@@ -350,7 +355,7 @@ def directed_program() -> rill.Program:
     rng = np.random.default_rng(5)
     w = numerics.f32_to_bf16_bits(rng.standard_normal((2, 8, 8)).astype(np.float32))
     k = numerics.f32_bits(rng.standard_normal((1, 8)).astype(np.float32))
-    return rill.Program(c, length, 2, 8, [isa.encode(bundles, c)], [w], k, (16,), (8, 8),
+    return rill.Program(c, length, 2, 9, [isa.encode(bundles, c)], [w], k, (16,), (9, 8),
                         t_last_out=max(outs), name="directed")
 
 

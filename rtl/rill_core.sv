@@ -78,7 +78,7 @@ module rill_core
   output logic [IdxW-1:0]    m_wr_idx_o,
   output logic [WordW-1:0]   m_wr_data_o,
   // the MACC forward (every core's, broadcast like the write buses): this core's matrix op
-  // three cycles before its write-back, and its result one cycle before (the add's R2)
+  // two cycles before its write-back cycle, and its result one cycle before (the add's R2)
   output logic               m_fwd_en_o,
   output logic [IdxW-1:0]    m_fwd_idx_o,
   output logic [WordW-1:0]   m_fwd_data_o,
@@ -195,9 +195,9 @@ module rill_core
   // MACC forward (isa.Timing.macc_forward = 1): a MACC whose accumulator is a matrix result
   // (any core's) written in the cycle after its acc read takes that core's accumulate-add R2
   // value (its write bus one cycle early) instead of the bank read. Decided a cycle ahead from
-  // registers (this MACC one cycle before its acc read; each core's producer three cycles
-  // before its write-back, m_fwd_en_o / m_fwd_idx_o), so the read port sees one register bit
-  // per core.
+  // registers (this MACC one cycle before its acc read; each core's producer two cycles
+  // before its write-back cycle, m_fwd_en_o / m_fwd_idx_o), so the read port sees one register
+  // bit per core.
   logic fwd_d [NUM_CORES];
   logic fwd_q [NUM_CORES];
 
