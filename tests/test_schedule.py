@@ -11,12 +11,16 @@ import torch
 import torch.nn as nn
 
 import rill
+from rill.compile.dataflow import Dataflow, Val, ValKind
+from rill.compile.emit import verify_schedule
 from rill.compile.lower import lower
 from rill.compile.optimal import dependency_bound, optimal_schedule
+from rill.compile.regalloc import allocate
+from rill.compile.schedule import Schedule
 from rill.compile.schedule import list_schedule as schedule
 from rill.errors import ConfigError
 from rill.fuzz import gen
-from rill.hw.isa import Timing
+from rill.hw.isa import MOp, Timing
 from rill.ir import verify
 from rill.ir.dce import eliminate_dead_nodes
 from rill.models import GruNet, LstmNet
@@ -154,3 +158,31 @@ def test_unknown_scheduler_is_a_config_error():
     gm, _ = rill.fx.prepare_shape(_DeadBranch(False), torch.randn(24))
     with pytest.raises(ConfigError, match="scheduler 'fast': expected one of list, optimal"):
         rill.fx.nnir.to_nnir(gm).to_program(rill.Config.c1b8(), scheduler="fast")
+
+
+def test_register_read_by_an_accumulator_is_kept_past_its_forward():
+    """A MACC's accumulator read of a matrix bank also sees the next edge's write (the
+    accumulator forward, docs/isa.md). Here MACC b reads A at A's write edge (5 apart, not
+    forwarded) and MAC c lands one edge later: the allocator must not give c A's register
+    (b would take c's value from the forward), and `verify_schedule` rejects the program if
+    it does."""
+    config = rill.Config.c1b8()
+    tm = Timing.of(config)
+    df = Dataflow(1, config.block_size, n_inputs=1)
+    x = Val(ValKind.INPUT, 0)
+    a = df.op(MOp.MAC, x, core=0, wblock=0)
+    b = df.op(MOp.MACC, x, a.out, core=0, wblock=0)
+    c = df.op(MOp.MAC, x, core=0, wblock=0)
+    df.out(b.out)
+    df.out(c.out)
+    r = tm.mac - 1  # b's acc read: A's write edge
+    issue = {a.id: 0, b.id: r - tm.mac_acc_read, c.id: r + 2 - tm.mac}
+    assert issue[b.id] == tm.macc_distance + 1 and issue[c.id] + tm.mac - 1 == r + 1
+    last_write = issue[b.id] + tm.mac - 1
+    issue.update({df.outputs[0].id: last_write, df.outputs[1].id: last_write + 1})
+    sch = Schedule(issue, {o.id: 0 for o in df.ops}, last_write + 1 + tm.out)
+    addr = allocate(df, sch, config)
+    assert addr[id(c.out)] != addr[id(a.out)]
+    verify_schedule(df, sch, addr, config)
+    with pytest.raises(AssertionError, match="schedule error"):
+        verify_schedule(df, sch, {**addr, id(c.out): addr[id(a.out)]}, config)
