@@ -388,6 +388,49 @@ def test_directed_write_first():
                                                                            strict=True))
 
 
+def add_forward_program() -> rill.Program:
+    """c2b16: an ADD on core 0, read a cycle before its write edge by a RELU on core 0 (port
+    a) and a MUL on core 1 (port b, across cores): both take it from the ADD forward; a RELU
+    on core 1 reads it two cycles before the edge (the old value: the forward must not fire)."""
+    from rill.hw import isa
+
+    c = rill.Config.c2b16()
+    t = isa.Timing.of(c)
+    a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
+    IN0, IN1, K0 = a(1, 0), a(1, 1), a(0, 0)
+    V0, V1 = a(isa.vector_bank(0), 0), a(isa.vector_bank(0), 1)
+    W0, W1 = a(isa.vector_bank(1), 0), a(isa.vector_bank(1), 1)
+    edge = t.add - 1  # the ADD issued at 0 is written here
+    ops = [{}, {}]
+    ops[0][0] = dict(v_op=isa.VOp.ADD, v_a=IN0, v_b=IN1, v_dst=0)          # V0 = in0 + in1
+    ops[0][edge - 1] = dict(v_op=isa.VOp.RELU, v_a=V0, v_dst=1)            # V1 = relu V0
+    ops[1][edge - 1] = dict(v_op=isa.VOp.MUL, v_a=K0, v_b=V0, v_dst=0)     # W0 = k0 * V0
+    ops[1][edge - 2] = dict(v_op=isa.VOp.RELU, v_a=V0, v_dst=1)            # W1 = relu V0 (old)
+    last = edge - 1 + t.mul - 1
+    for k, (core, src) in enumerate([(0, V0), (0, V1), (1, W0), (1, W1)]):
+        ops[core][last + 1 + k] = dict(v_op=isa.VOp.OUT, v_a=src)
+    length = last + 4 + t.out
+    bundles = [isa.encode([isa.Bundle(**ops[core].get(pc, {})) for pc in range(length)], c)
+               for core in range(2)]
+    rng = np.random.default_rng(6)
+    w = [numerics.f32_to_bf16_bits(np.zeros((1, 16, 16), np.float32))] * 2
+    k = numerics.f32_bits(rng.standard_normal((1, 16)).astype(np.float32))
+    return rill.Program(c, length, 2, 4, bundles, w, k, (32,), (4, 16), t_last_out=last + 4,
+                        name="add_forward")
+
+
+def test_add_forward():
+    program = add_forward_program()
+    ins = inputs_for(program, 4, seed=3)
+    res = run(program, ins)
+    vm = program.to_vm()
+    ys = [vm.run(x) for x in ins]
+    assert all(np.array_equal(o, y, equal_nan=True) for o, y in zip(res.outputs, ys, strict=True))
+    # the forwarded reads see this inference's sum, the early one the one before
+    assert np.array_equal(ys[1][3], np.maximum(ys[0][0], 0)) and not np.array_equal(
+        ys[1][3], np.maximum(ys[1][0], 0))
+
+
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
 def test_special_inputs(cfg):
     """inf, NaN (non-canonical too), subnormals, signed zeros and extreme exponents."""

@@ -35,7 +35,9 @@ module rill_imem #(
   input  logic             first_ld_i,  // first_q <= rd_q (rd_q holds imem[base_i])
   input  logic [AddrW-1:0] rd_addr_i,  // the pc of the cycle after next
   output logic [WIDTH-1:0] bundle_o,
-  output logic [WIDTH-1:0] bundle_next_o  // what bundle_o holds in the next cycle
+  output logic [WIDTH-1:0] bundle_next_o, // what bundle_o holds in the next cycle
+  output logic [WIDTH-1:0] bundle_ahead_o  // the same in a run (imem[pc + 1]), from a register:
+                                           // not the program's first bundle (first_q)
 );
 
   logic [WIDTH-1:0] mem_q [INSTR_DEPTH];
@@ -62,6 +64,7 @@ module rill_imem #(
   assign bundle_d      = first_i ? first_q : rd_q;
   assign bundle_o      = bundle_q;
   assign bundle_next_o = bundle_d;
+  assign bundle_ahead_o = rd_q;
 
 `ifndef SYNTHESIS
   initial begin : gen_backdoor

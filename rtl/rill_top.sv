@@ -148,6 +148,9 @@ module rill_top
   logic             m_fwd_en   [NUM_CORES];  // the MACC forward, to every core
   logic [IdxW-1:0]  m_fwd_idx  [NUM_CORES];
   logic [WordW-1:0] m_fwd_data [NUM_CORES];
+  logic             v_fwd_en   [NUM_CORES];  // the ADD forward, to every core
+  logic [IdxW-1:0]  v_fwd_idx  [NUM_CORES];
+  logic [WordW-1:0] v_fwd_data [NUM_CORES];
   logic             v_en   [NUM_CORES];
   logic [IdxW-1:0]  v_idx  [NUM_CORES];
   logic [WordW-1:0] v_data [NUM_CORES];
@@ -218,6 +221,12 @@ module rill_top
       .m_fwd_en_i  (m_fwd_en),
       .m_fwd_idx_i (m_fwd_idx),
       .m_fwd_data_i(m_fwd_data),
+      .v_fwd_en_o  (v_fwd_en[c]),
+      .v_fwd_idx_o (v_fwd_idx[c]),
+      .v_fwd_data_o(v_fwd_data[c]),
+      .v_fwd_en_i  (v_fwd_en),
+      .v_fwd_idx_i (v_fwd_idx),
+      .v_fwd_data_i(v_fwd_data),
       .v_wr_en_o   (v_en[c]),
       .v_wr_idx_o  (v_idx[c]),
       .v_wr_data_o (v_data[c]),

@@ -14,14 +14,11 @@ module rill_vector_lane (
   input  logic        fn_valid_i, // rill_fn
   input  logic [1:0]  fn_sel_i,
   output logic [31:0] add_y_o,
+  output logic [31:0] add_y_next_o,  // add_y_o one cycle early (the ADD forward)
   output logic [31:0] mul_y_o,
   output logic [31:0] act_y_o,
   output logic [31:0] fn_y_o
 );
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic [31:0] y_next_unused;  // the adder's early output: only the matrix unit's add uses it
-  /* verilator lint_on UNUSEDSIGNAL */
-
   rill_fp32_add u_add (
     .clk_i,
     .rst_ni,
@@ -29,7 +26,7 @@ module rill_vector_lane (
     .b_i,
     .sub_i,
     .y_o (add_y_o),
-    .y_next_o (y_next_unused)
+    .y_next_o (add_y_next_o)
   );
 
   rill_fp32_mul u_mul (

@@ -30,7 +30,12 @@ module rill_vector_unit
   output logic [IDX_BITS-1:0]  wr_idx_o,
   output logic [B-1:0][31:0]   wr_data_o,
   output logic                 out_push_o,
-  output logic [B-1:0][15:0]   out_data_o
+  output logic [B-1:0][15:0]   out_data_o,
+  // the ADD forward (isa.Timing.add_forward, rill_core): an ADD/SUB two cycles before its
+  // write-back cycle (registers), and the adders' result one cycle before it (their R2 logic)
+  output logic                 fwd_en_o,
+  output logic [IDX_BITS-1:0]  fwd_idx_o,
+  output logic [B-1:0][31:0]   fwd_data_o
 );
 
   // register stages from cycle 1 to WB (latency - 2)
@@ -114,7 +119,7 @@ module rill_vector_unit
   tag_t mm_tag_q;  // a MAX/MIN/GT/GE in its second stage
 
   // ---------------------------------------------------------------- lanes
-  logic [B-1:0][31:0] add_y, mul_y, act_y, fn_y;
+  logic [B-1:0][31:0] add_y, add_y_next, mul_y, act_y, fn_y;
   logic [B-1:0][31:0] sel_d, sel_q, mm_y0_d, mm_y1_d, mm_y0_q, mm_y1_q;
   logic [B-1:0]       mm_lt_d, mm_lt_q, mm_use0_d, mm_use0_q, mm_teq_d, mm_teq_q;
 
@@ -131,6 +136,7 @@ module rill_vector_unit
       .fn_valid_i (is_fn),
       .fn_sel_i   (op_i[1:0]),
       .add_y_o    (add_y[i]),
+      .add_y_next_o(add_y_next[i]),
       .mul_y_o    (mul_y[i]),
       .act_y_o    (act_y[i]),
       .fn_y_o     (fn_y[i])
@@ -342,6 +348,14 @@ module rill_vector_unit
       mm_tag_q  <= '{v: is_mm, dst: dst_i};
     end
   end
+
+  // ---------------------------------------------------------------- the ADD forward
+  if (D_ADD < 3) begin : gen_fwd_depth_check
+    $error("rill_vector_unit: the ADD forward taps the adder's tag two stages before WB");
+  end
+  assign fwd_en_o   = add_q[D_ADD-3].v;
+  assign fwd_idx_o  = add_q[D_ADD-3].dst;
+  assign fwd_data_o = add_y_next;  // read only while that ADD is in its R2 (rill_core decides)
 
   // ---------------------------------------------------------------- write-back mux
   tag_t add_wb, mul_wb, act_wb, fn_wb, fnl_wb, rmax_wb;

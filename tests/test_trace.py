@@ -89,14 +89,17 @@ def _replay(program, recs, rf_before) -> None:
 
     tm = isa.Timing.of(c)
 
-    def read(src, upto, acc=False):
-        # docs/isa.md: a MACC's accumulator read sees a matrix bank a cycle ahead (the forward)
-        ahead = tm.read_ahead(acc, isa.is_matrix_bank(src["bank"]))
+    def opcode(rec):
+        return isa.MOp.MAC if rec["op"] in ("MAC", "MACC") else isa.VOp[rec["op"]]
+
+    def read(src, upto, port):
+        # docs/isa.md: a forward shows the next edge's write (a MACC's accumulator: a matrix
+        # result; a vector operand: an ADD/SUB result)
         best = None
         for r in upto:
             d = r["dst"]
             if "bank" in d and (d["bank"], d["idx"]) == (src["bank"], src["idx"]) \
-                    and r["write_cycle"] <= src["cycle"] + ahead:
+                    and r["write_cycle"] <= src["cycle"] + tm.read_ahead(port, opcode(r)):
                 if best is None or r["write_cycle"] > best["write_cycle"]:
                     best = r
         if best is not None:
@@ -106,7 +109,8 @@ def _replay(program, recs, rf_before) -> None:
     funcs = {"ADD": numerics.fp32_add, "SUB": numerics.fp32_sub, "MUL": numerics.fp32_mul,
              "RELU": numerics.relu, "TANH": numerics.act_tanh, "SIGMOID": numerics.act_sigmoid}
     for r in recs:
-        srcs = [read(s, recs, r["op"] == "MACC" and k == 1) for k, s in enumerate(r["srcs"])]
+        ports = ["x", "acc"] if r["op"] in ("MAC", "MACC") else ["a", "b"]
+        srcs = [read(s, recs, ports[k]) for k, s in enumerate(r["srcs"])]
         if r["op"] in ("MAC", "MACC"):
             w = w_all[r["core"]][r["weight"]]
             y = numerics.block_dot_exact(numerics.round_to_bf16(srcs[0])[None], w[None])[0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 
 from ..hw.config import Config
-from ..hw.isa import Bundle, Timing, is_matrix_bank, split_addr
+from ..hw.isa import Bundle, Timing
 from .dataflow import Dataflow
-from .schedule import Schedule, latency, read_offsets
+from .schedule import Schedule, latency, read_offsets, read_port
 
 
 def emit(df: Dataflow, sch: Schedule, addr: dict[int, int], config: Config) -> list[list[Bundle]]:
@@ -51,13 +51,17 @@ def verify_schedule(df: Dataflow, sch: Schedule, addr: dict[int, int], config: C
                                                            o.id))
     for lst in writes.values():
         lst.sort()
+    by_id = {o.id: o for o in df.ops}
     for o in df.ops:
         for j, (v, off) in enumerate(zip(o.operands, read_offsets(o, tm), strict=True)):
             lst = writes.get(addr[id(v)], [])
-            # a MACC's accumulator read sees a matrix bank macc_forward cycles ahead
-            ahead = tm.read_ahead(o.is_macc and j == 1,
-                                  is_matrix_bank(split_addr(addr[id(v)], config)[0]))
-            k = bisect.bisect_right(lst, (sch.issue[o.id] + off + ahead, len(df.ops)))
+            r = sch.issue[o.id] + off
+            # the latest write at the read's edge or before, or at the next edge when a
+            # forward shows it (docs/isa.md)
+            k = bisect.bisect_right(lst, (r + 1, len(df.ops)))
+            if k and lst[k - 1][0] == r + 1 and \
+                    tm.read_ahead(read_port(o, j), by_id[lst[k - 1][1]].opcode) == 0:
+                k -= 1
             seen = lst[k - 1][1] if k else None
             want = v.producer.id if v.producer is not None else None
             if seen != want:

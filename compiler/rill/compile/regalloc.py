@@ -8,7 +8,7 @@ from ..errors import AllocationError
 from ..hw.config import Config
 from ..hw.isa import BANK_CONST, BANK_INPUT, Timing, make_addr, matrix_bank, vector_bank
 from .dataflow import Dataflow, Op, Val, ValKind
-from .schedule import Schedule, latency, read_offsets
+from .schedule import Schedule, latency, read_offsets, read_port
 
 
 def allocate(df: Dataflow, sch: Schedule, config: Config) -> dict[int, int]:
@@ -27,14 +27,15 @@ def allocate(df: Dataflow, sch: Schedule, config: Config) -> dict[int, int]:
                 f"(Config.rf_depth)"
             )
 
-    # the last cycle a value must still be in its register: a MACC's accumulator read of its
-    # matrix result sees that bank macc_forward cycles ahead, so counts that late
+    # the last cycle a value must still be in its register: a read that a forward lets see a
+    # write ahead (a MACC's accumulator of a matrix bank, a vector operand of a vector bank,
+    # where the next value may come from an ADD) counts that late
     writer_of = {o.pin: o for o in df.ops if o.pin is not None}
     last_read: dict[int, int] = {}
     for o in df.ops:
         for j, (v, off) in enumerate(zip(o.operands, read_offsets(o, tm), strict=True)):
             w = v.producer if v.producer is not None else writer_of.get(v.pin)
-            ahead = tm.read_ahead(o.is_macc and j == 1, w is not None and w.is_matrix)
+            ahead = 0 if w is None else tm.max_read_ahead(read_port(o, j), w.is_matrix)
             last_read[id(v)] = max(last_read.get(id(v), -1), sch.issue[o.id] + off + ahead)
 
     def bank_of(o: Op) -> int:

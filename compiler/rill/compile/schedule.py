@@ -33,26 +33,33 @@ def read_offsets(op: Op, tm: Timing) -> list[int]:
     return [0] * len(op.operands)
 
 
+def read_port(op: Op, operand: int) -> str:
+    """The register-file read port of `op`'s operand `operand`: "x", "acc", "a" or "b"."""
+    if op.is_matrix:
+        return "acc" if operand == 1 else "x"
+    return "a" if operand == 0 else "b"
+
+
 def read_ahead(reader: Op, operand: int, writer: Op, tm: Timing) -> int:
     """How many cycles before `writer`'s write edge `reader`'s operand `operand` sees it
-    (`Timing.read_ahead`: a MACC's accumulator of a matrix result)."""
-    return tm.read_ahead(reader.is_macc and operand == 1, writer.is_matrix)
+    (`Timing.read_ahead`: the accumulator and ADD forwards)."""
+    return tm.read_ahead(read_port(reader, operand), writer.opcode)
 
 
 def edges(df: Dataflow, tm: Timing, forward: bool = True) -> list[tuple[Op, Op, int]]:
     """Every ordering constraint between two ops as (src, dst, delta): dst issues at or after
     src's issue + delta. One list for both schedulers (this one and `optimal.py`).
 
-    `forward=False` does not schedule a MACC onto the accumulator forward (its chains stay
-    macc_distance + 1 apart); the forward still exists, so what a read sees ahead still
-    orders a new value after it (WAR)."""
+    `forward=False` schedules no read onto a forward (MACC chains macc_distance + 1 apart, an
+    ADD's consumers from its write edge); the forwards still exist, so what a read sees ahead
+    still orders a new value after it (WAR)."""
     out: list[tuple[Op, Op, int]] = []
     writers = {o.pin: o for o in df.ops if o.pin is not None}
     for o in df.ops:
         for j, (v, off) in enumerate(zip(o.operands, read_offsets(o, tm), strict=True)):
             if v.producer is not None:
-                # write-first banks: readable in the cycle of the write edge, t + L - 1, and a
-                # MACC's accumulator from macc_forward earlier when a matrix op produced it
+                # write-first banks: readable in the cycle of the write edge, t + L - 1, and
+                # earlier through a forward (a MACC's accumulator, an ADD's result)
                 ahead = read_ahead(o, j, v.producer, tm) if forward else 0
                 out.append((v.producer, o, latency(v.producer, tm) - 1 - off - ahead))
             elif v.pin is not None:
@@ -193,10 +200,10 @@ def schedule(df: Dataflow, config: Config, forward: bool = True) -> Schedule:
 
 
 def list_schedule(df: Dataflow, config: Config) -> Schedule:
-    """The list schedule with MACC chains on the accumulator forward, or without it when
-    that one ends sooner: the greedy scheduler packs some graphs worse with the shorter chain
-    distance (the 20-step seed LSTM sequence: 1815 against 1763 cycles). Earlier last OUT
-    first, then the shorter program."""
+    """The list schedule with reads on the forwards, or without them when that one ends
+    sooner: the greedy scheduler packs some graphs worse with the shorter distances (the 20-step
+    seed LSTM sequence with the accumulator forward: 1815 against 1763 cycles). Earlier last
+    OUT first, then the shorter program."""
     def key(s: Schedule) -> tuple[int, int]:
         return (s.issue[df.outputs[-1].id] if df.outputs else 0, s.length)
     a = schedule(df, config)

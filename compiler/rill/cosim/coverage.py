@@ -12,8 +12,8 @@ Counters of our own, in two kinds:
   `min+1` .. `min+3` and `more`, per producer kind (MAC = MAC/MACC, ADD = ADD/SUB, MUL, ACT =
   TANH/SIGMOID, RELU); `MAC>acc` is a MACC's accumulator read of a MAC/MACC result (read at
   issue + mac_acc_read, so `min` is macc_distance apart: the read takes the result from the
-  forward a cycle before its write edge, also counted as `dist.MAC>acc.fwd`); reads of a value
-  written in the
+  forward a cycle before its write edge, also counted as `dist.MAC>acc.fwd`; an ADD result's
+  `min` is likewise a cycle before its edge, `dist.ADD.fwd`); reads of a value written in the
   previous inference (streaming state) count as `dist.<producer>.prev` (not a bin);
   `chain.<n>` MACC chains by the number of blocks summed (1: a MAC alone, n: a MAC or a first
   MACC and n - 1 MACCs each accumulating the previous one's result), 9+ together.
@@ -72,6 +72,11 @@ _V_KIND = {isa.VOp.ADD: "ADD", isa.VOp.SUB: "ADD", isa.VOp.MUL: "MUL",
            isa.VOp.RECIP: "FN", isa.VOp.RSQRT: "FN", isa.VOp.EXP2: "FN", isa.VOp.LOG2: "LOG",
            isa.VOp.RMAX: "RMAX"}
 _V_BINARY = isa.BINARY_VOPS
+_PORT = {"m_x": "x", "m_acc": "acc", "v_a": "a", "v_b": "b"}
+# a producer kind's opcode as far as the forwards go (Timing.read_ahead)
+_FWD_OP = {"MAC": isa.MOp.MAC, "ADD": isa.VOp.ADD, "MUL": isa.VOp.MUL, "ACT": isa.VOp.TANH,
+           "RELU": isa.VOp.RELU, "FN": isa.VOp.RECIP, "LOG": isa.VOp.LOG2,
+           "RMAX": isa.VOp.RMAX}
 _M_OPS = frozenset(int(op) for op in isa.MOp)
 
 
@@ -90,7 +95,7 @@ def static_bins(num_cores: int) -> list[str]:
     banks = [bank_label(b) for b in range(2 + 2 * num_cores)]
     bins += [f"bank.c{num_cores}.{o}.{b}" for o in OPERANDS for b in banks]
     bins += [f"dist.{k}.{s}" for k in KINDS for s in SLACKS]
-    bins.append("dist.MAC>acc.fwd")
+    bins += ["dist.MAC>acc.fwd", "dist.ADD.fwd"]
     bins += [f"chain.{n}" for n in range(1, CHAIN_MAX + 1)] + [f"chain.{CHAIN_MAX + 1}+"]
     return bins
 
@@ -145,16 +150,20 @@ def analyze(program: Program) -> collections.Counter:
         if not ws:
             hits["dist.unwritten"] += 1  # zero from clear_i: not a bin
             continue
-        # a MACC's accumulator read sees a matrix bank macc_forward cycles ahead
-        ahead = t.read_ahead(operand == "m_acc", isa.is_matrix_bank(bank))
-        i = bisect.bisect_right(edges[(bank, idx)], cyc + ahead) - 1
+        # the latest write at the read's edge, or at the next one when a forward shows it (a
+        # MACC's accumulator: a matrix result; a vector operand: an ADD/SUB result)
+        port = _PORT[operand]
+        i = bisect.bisect_right(edges[(bank, idx)], cyc + 1) - 1
+        if i >= 0 and ws[i][0] == cyc + 1 and t.read_ahead(port, _FWD_OP[ws[i][1]]) == 0:
+            i -= 1
         edge, kind, producer = ws[i] if i >= 0 else ws[-1]
+        ahead = t.read_ahead(port, _FWD_OP[kind])  # a read this far before the edge is on time
         if operand == "m_acc" and kind == "MAC":
             kind = "MAC>acc"
             if i >= 0:
                 parent[op] = producer
-                if cyc < edge:
-                    hits["dist.MAC>acc.fwd"] += 1  # taken from the forward, not the bank
+        if i >= 0 and cyc < edge:
+            hits[f"dist.{kind}.fwd"] += 1  # taken from a forward, not the bank
         hits[f"dist.{kind}.{_slack(cyc + ahead - edge) if i >= 0 else 'prev'}"] += 1
     length, used = {}, set(parent.values())
     for _pc, op, _m in sorted(m_ops):

@@ -160,6 +160,9 @@ FN_LOG_STAGES = 11  # rill_fn: LOG2 (FN_STAGES, then the integer sum, normalise 
 # rill_core: a MACC's accumulator read takes a matrix result from its accumulate add's last
 # stage, this many cycles before the result is written (docs/architecture.md)
 MACC_FORWARD = 1
+# rill_core: a vector op's a/b read takes an ADD/SUB result from the adder's last stage, this
+# many cycles before the result is written
+ADD_FORWARD = 1
 
 
 def rmax_stages(block_size: int) -> int:
@@ -191,6 +194,8 @@ class Timing:
     # (rtl/rill_core.sv: every core's accumulate-add R2 value is forwarded into the acc read
     # register), so MACC chains are macc_distance apart
     macc_forward: int = MACC_FORWARD
+    # a vector op's operand reads (a, b) see ADD/SUB results this many cycles early
+    add_forward: int = ADD_FORWARD
     add: int = ADD_STAGES + 2
     mul: int = MUL_STAGES + 2
     act: int = ACT_STAGES + 2
@@ -216,10 +221,21 @@ class Timing:
         edge (readable from mac - 1 for every other reader)."""
         return self.mac - 1 - self.mac_acc_read - self.macc_forward
 
-    def read_ahead(self, reader_is_acc: bool, writer_is_matrix: bool) -> int:
-        """Cycles before a write edge at which a read already sees the value: `macc_forward`
-        for a MACC's accumulator read of a matrix result (any core's), else 0."""
-        return self.macc_forward if reader_is_acc and writer_is_matrix else 0
+    def read_ahead(self, port: str, writer: MOp | VOp) -> int:
+        """Cycles before a write edge at which a read already sees the value (the forwards of
+        docs/isa.md): `macc_forward` for a MACC's accumulator read (port "acc") of a MAC/MACC
+        result, `add_forward` for a vector op's operand read (port "a" or "b") of an ADD/SUB
+        result, else 0 (port "x", the matrix unit's vector operand, has none)."""
+        if port == "acc" and isinstance(writer, MOp):
+            return self.macc_forward
+        if port in ("a", "b") and isinstance(writer, VOp) and writer in (VOp.ADD, VOp.SUB):
+            return self.add_forward
+        return 0
+
+    def max_read_ahead(self, port: str, matrix_bank: bool) -> int:
+        """The most any write to a matrix (vector) bank can be seen ahead by a read on `port`:
+        what a register's last read must count before another value may take the register."""
+        return self.read_ahead(port, MOp.MAC if matrix_bank else VOp.ADD)
 
     def vop(self, op: VOp) -> int:
         return {

@@ -119,9 +119,9 @@ def _label(program, core: int, pc: int, slot: int) -> tuple[str, str, str]:
 
 def critical_path(vm) -> list[tuple[int, int]]:
     """The critical path of one inference, earliest first: (event index, the cycle it reads
-    its input on the path, counted from the write edge it sees: a MACC's accumulator taken
-    from the forward a cycle before the edge counts at the edge; for the first op its issue
-    cycle)."""
+    its input on the path, counted from the write edge it sees: an operand a forward could
+    show a cycle before the edge (a MACC's accumulator, an ADD's result) counts a cycle
+    later; for the first op its issue cycle)."""
     evs, n_ev = vm.events, len(vm.events)
     prev_out = dict(zip(vm.out_events[1:], vm.out_events[:-1], strict=False))
     cur = max(vm.out_events, key=lambda i: evs[i].cycle)
@@ -182,8 +182,11 @@ def analyse(program, vm=None) -> Report:
         ra.latency += seg - slack
         ra.ops += 1
     rl = row(path[-1])
-    rl.cycles += tm.out
-    rl.latency += tm.out
+    # the OUT's beat is valid out cycles after its issue; its point is later than the issue
+    # when it took its operand from a forward
+    tail = evs[path[-1]].cycle + tm.out - points[-1]
+    rl.cycles += tail
+    rl.latency += tail
     rl.ops += 1
     total = sum(r.cycles for r in rows.values())
     if total != program.cycle_count_per_inference():

@@ -12,7 +12,8 @@ A record (issue order: cycle, core, matrix slot before vector slot):
   write_cycle the edge its result is written (cycle + latency - 1); null for OUT
   core, slot  "matrix" | "vector";  op: MAC, MACC, ADD, ..., OUT
   srcs        [{bank, idx, cycle}]: registers read and the cycle each is read (MACC's acc late;
-              it sees a matrix result a cycle before its write_cycle: the forward, docs/isa.md)
+              it sees a matrix result, and a vector operand an ADD/SUB result, a cycle before
+              its write_cycle: the forwards, docs/isa.md)
   dst         {bank, idx} written, or {"out_beat": k} for OUT
   weight      the weight block (index in this core's weight memory), matrix ops only
   value       every lane written, fp32 bits as 8 hex digits (OUT: the beat's bf16 << 16)

@@ -78,6 +78,21 @@ class _Event:
     aheads: list[int] = dataclasses.field(default_factory=list)
 
 
+def _opcode(kind: str) -> MOp | VOp | None:
+    """The opcode of an event kind (MAC for both matrix kinds: the forwards do not tell them
+    apart; None for OUT, which writes no register)."""
+    if kind in ("mac", "macc"):
+        return MOp.MAC
+    return None if kind == "out" else VOp[kind]
+
+
+def _port(kind: str, j: int) -> str:
+    """The read port of an event's j-th read (Timing.read_ahead)."""
+    if kind in ("mac", "macc"):
+        return "acc" if j == 1 else "x"
+    return "a" if j == 0 else "b"
+
+
 class VM:
     def __init__(self, program: Program):
         self.program = program
@@ -170,16 +185,21 @@ class VM:
         self.initial_addrs: list[int] = []  # versions n_ev.. are registers as they were
         initial_ver: dict[int, int] = {}
         tm = self.timing
+        opcode = [_opcode(ev.kind) for ev in self.events]
         for ev in self.events:
             srcs, aheads = [], []
             for j, (addr, r) in enumerate(ev.reads):
                 lst = writes.get(addr, [])
-                # write-first: edge r is seen; a MACC's accumulator read (its second read) also
-                # sees a matrix bank written up to macc_forward cycles later (the forward)
-                ahead = tm.read_ahead(ev.kind == "macc" and j == 1,
-                                      isa.is_matrix_bank(addr >> c.idx_bits))
-                aheads.append(ahead)
-                k = bisect.bisect_left(lst, (r + 1 + ahead, -1))
+                port = _port(ev.kind, j)
+                # write-first: edge r is seen; a forward also shows the write of edge r + 1
+                # (a MACC's accumulator: a matrix result; an operand a/b: an ADD/SUB result)
+                k = bisect.bisect_left(lst, (r + 2, -1))
+                if k and lst[k - 1][0] == r + 1 and \
+                        tm.read_ahead(port, opcode[lst[k - 1][1]]) == 0:
+                    k -= 1
+                # how far ahead of its source's write edge this read could see it (rill
+                # report: a read at the edge of a forwardable result is a cycle late)
+                aheads.append(tm.read_ahead(port, opcode[lst[k - 1][1]]) if k else 0)
                 if k == 0:
                     if addr not in initial_ver:
                         initial_ver[addr] = n_ev + len(self.initial_addrs)
