@@ -668,7 +668,8 @@ module rill_dot_row
   end
 
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [31:0] y_next_unused;  // the rounder's early output: only the matrix unit's add uses it
+  // the rounder's early output, unused here: only the adders' results are forwarded (issue 11)
+  logic [31:0] y_next_unused;
   /* verilator lint_on UNUSEDSIGNAL */
   rill_fp32_round #(.EXP_W(10)) u_round (
     .clk_i,

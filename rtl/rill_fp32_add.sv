@@ -29,9 +29,7 @@ module rill_fp32_add
   input  logic [31:0] b_i,
   input  logic        sub_i,
   output logic [31:0] y_o,
-  /* verilator lint_off UNUSEDSIGNAL */
-  output logic [31:0] y_next_o  // y_o one cycle early (R2 before its register)
-  /* verilator lint_on UNUSEDSIGNAL */
+  output logic [31:0] y_next_o  // y_o one cycle early (R2 before its register): the forwards
 );
 
   // A1, A2, then the two of rill_fp32_round

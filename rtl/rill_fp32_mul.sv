@@ -91,7 +91,8 @@ module rill_fp32_mul
   end
 
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [31:0] y_next_unused;  // the rounder's early output: only the matrix unit's add uses it
+  // the rounder's early output, unused here: only the adders' results are forwarded (issue 11)
+  logic [31:0] y_next_unused;
   /* verilator lint_on UNUSEDSIGNAL */
   // ---------------------------------------------------------------- R1, R2: round, pack
   rill_fp32_round #(
