@@ -96,7 +96,7 @@ def priorities(df: Dataflow, tm: Timing,
 
 
 def schedule(df: Dataflow, config: Config, forward: bool = True) -> Schedule:
-    """The list schedule; `forward`: chain MACCs on the accumulator forward (`edges`)."""
+    """The list schedule; `forward`: schedule reads onto the forwards (`edges`)."""
     tm = Timing.of(config)
     ops = df.ops
     # edges: producer id -> [(consumer, delta)]: the consumer issues at >= producer issue + delta

@@ -139,10 +139,6 @@ def matrix_bank(core: int) -> int:
     return 2 + 2 * core
 
 
-def is_matrix_bank(bank: int) -> bool:
-    """Whether `bank` is a core's matrix bank (written only by that core's matrix unit)."""
-    return bank >= 2 and bank % 2 == 0
-
 
 def vector_bank(core: int) -> int:
     return 3 + 2 * core
