@@ -388,10 +388,15 @@ def test_directed_write_first():
                                                                            strict=True))
 
 
-def add_forward_program() -> rill.Program:
-    """c2b16: an ADD on core 0, read a cycle before its write edge by a RELU on core 0 (port
-    a) and a MUL on core 1 (port b, across cores): both take it from the ADD forward; a RELU
-    on core 1 reads it two cycles before the edge (the old value: the forward must not fire)."""
+def vector_forward_program() -> rill.Program:
+    """c2b16, the vector forward on every port it serves, from both of its sources:
+
+    - an ADD on core 0 (V0), read a cycle before its write edge by a RELU on core 0 (port a)
+      and a MUL on core 1 (port b, across cores); a RELU on core 1 reads it two cycles before
+      the edge (the old value: the forward must not fire);
+    - that MUL's result (W0), read a cycle before its edge by an ADD on core 1 (port a) and by
+      a MAC on core 0 (port x, across cores); a second MAC on core 0 reads it two cycles early
+      (the old value)."""
     from rill.hw import isa
 
     c = rill.Config.c2b16()
@@ -399,36 +404,45 @@ def add_forward_program() -> rill.Program:
     a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
     IN0, IN1, K0 = a(1, 0), a(1, 1), a(0, 0)
     V0, V1 = a(isa.vector_bank(0), 0), a(isa.vector_bank(0), 1)
-    W0, W1 = a(isa.vector_bank(1), 0), a(isa.vector_bank(1), 1)
+    W0, W1, W2 = (a(isa.vector_bank(1), i) for i in range(3))
+    M0, M1 = a(isa.matrix_bank(0), 0), a(isa.matrix_bank(0), 1)
     edge = t.add - 1  # the ADD issued at 0 is written here
+    medge = edge - 1 + t.mul - 1  # the MUL issued at edge - 1 is written here
     ops = [{}, {}]
     ops[0][0] = dict(v_op=isa.VOp.ADD, v_a=IN0, v_b=IN1, v_dst=0)          # V0 = in0 + in1
     ops[0][edge - 1] = dict(v_op=isa.VOp.RELU, v_a=V0, v_dst=1)            # V1 = relu V0
     ops[1][edge - 1] = dict(v_op=isa.VOp.MUL, v_a=K0, v_b=V0, v_dst=0)     # W0 = k0 * V0
     ops[1][edge - 2] = dict(v_op=isa.VOp.RELU, v_a=V0, v_dst=1)            # W1 = relu V0 (old)
-    last = edge - 1 + t.mul - 1
-    for k, (core, src) in enumerate([(0, V0), (0, V1), (1, W0), (1, W1)]):
+    ops[1][medge - 1] = dict(v_op=isa.VOp.ADD, v_a=W0, v_b=K0, v_dst=2)    # W2 = W0 + k0
+    ops[0][medge - 1] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=W0, m_dst=0)     # M0 = w . W0
+    ops[0][medge - 2] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=W0, m_dst=1)     # M1 = w . W0 (old)
+    last = medge - 1 + t.mac - 1
+    outs = [(0, V0), (0, V1), (1, W0), (1, W1), (1, W2), (0, M0), (0, M1)]
+    for k, (core, src) in enumerate(outs):
         ops[core][last + 1 + k] = dict(v_op=isa.VOp.OUT, v_a=src)
-    length = last + 4 + t.out
+    length = last + len(outs) + t.out
     bundles = [isa.encode([isa.Bundle(**ops[core].get(pc, {})) for pc in range(length)], c)
                for core in range(2)]
     rng = np.random.default_rng(6)
-    w = [numerics.f32_to_bf16_bits(np.zeros((1, 16, 16), np.float32))] * 2
+    w = [numerics.f32_to_bf16_bits(rng.standard_normal((1, 16, 16)).astype(np.float32)),
+         numerics.f32_to_bf16_bits(np.zeros((1, 16, 16), np.float32))]
     k = numerics.f32_bits(rng.standard_normal((1, 16)).astype(np.float32))
-    return rill.Program(c, length, 2, 4, bundles, w, k, (32,), (4, 16), t_last_out=last + 4,
-                        name="add_forward")
+    return rill.Program(c, length, 2, len(outs), bundles, w, k, (32,), (len(outs), 16),
+                        t_last_out=last + len(outs), name="vector_forward")
 
 
-def test_add_forward():
-    program = add_forward_program()
+def test_vector_forward():
+    program = vector_forward_program()
     ins = inputs_for(program, 4, seed=3)
     res = run(program, ins)
     vm = program.to_vm()
     ys = [vm.run(x) for x in ins]
     assert all(np.array_equal(o, y, equal_nan=True) for o, y in zip(res.outputs, ys, strict=True))
-    # the forwarded reads see this inference's sum, the early one the one before
+    # the forwarded reads see this inference's values, the early ones the inference before's:
+    # W1 = relu(V0) and M1 = w . W0 of the previous inference, M0 = w . W0 of this one
     assert np.array_equal(ys[1][3], np.maximum(ys[0][0], 0)) and not np.array_equal(
         ys[1][3], np.maximum(ys[1][0], 0))
+    assert np.array_equal(ys[1][6], ys[0][5]) and not np.array_equal(ys[1][6], ys[1][5])
 
 
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])

@@ -85,8 +85,8 @@ module rill_core
   input  logic               m_fwd_en_i   [NUM_CORES],
   input  logic [IdxW-1:0]    m_fwd_idx_i  [NUM_CORES],
   input  logic [WordW-1:0]   m_fwd_data_i [NUM_CORES],
-  // the ADD forward, likewise: this core's ADD/SUB two cycles before its write-back cycle,
-  // and the adders' result one cycle before it
+  // the vector forward, likewise: this core's ADD/SUB or MUL two cycles before its
+  // write-back cycle, and its result one cycle before it
   output logic               v_fwd_en_o,
   output logic [IdxW-1:0]    v_fwd_idx_o,
   output logic [WordW-1:0]   v_fwd_data_o,
@@ -111,7 +111,7 @@ module rill_core
   logic [BundleW-1:0] bundle;
   /* verilator lint_off UNUSEDSIGNAL */
   logic [BundleW-1:0] bundle_next;  // only its m_w field: the weight read is a cycle ahead
-  logic [BundleW-1:0] bundle_ahead; // only v_a, v_b: the ADD forward's decision
+  logic [BundleW-1:0] bundle_ahead; // only m_x, v_a, v_b: the vector forward's decision
   /* verilator lint_on UNUSEDSIGNAL */
   m_op_e              m_op;
   logic [AddrW-1:0]   m_x, m_acc, v_a, v_b;
@@ -236,30 +236,34 @@ module rill_core
   end
 
   // ---------------------------------------------------------------------------------------
-  // ADD forward (isa.Timing.add_forward = 1): a vector op's a/b read of a vector bank in the
-  // cycle before an ADD/SUB result is written there takes the adders' R2 value. Vector ops
-  // read in their issue cycle, so the match is decided a cycle ahead from the next bundle
-  // and each core's ADD two cycles before its write-back cycle; an op that does not issue or
-  // read ignores its read register. The next bundle is taken from the fetch's read register
+  // Vector forward (isa.Timing.vector_forward = 1): a vector op's a/b read, or a matrix op's
+  // x read, of a vector bank in the cycle before an ADD/SUB or MUL result is written there
+  // takes that unit's R2 value. Both slots read in their issue cycle, so the match is decided
+  // a cycle ahead from the next bundle and each core's ADD/MUL two cycles before its
+  // write-back cycle; an op that does not issue or read ignores its read register. The next bundle is taken from the fetch's read register
   // (rill_imem's bundle_ahead_o), not from the select in front of the bundle register: that
   // select waits for the start decision (first_i, from the output FIFO's room: 6.5 levels).
   // It differs only when the next bundle is a program's first, and then no ADD can be two
   // cycles from its write-back (a program's writes land before it ends), so no bit is set.
-  logic [AddrW-1:0] next_v_a, next_v_b;
+  logic [AddrW-1:0] next_m_x, next_v_a, next_v_b;
+  logic xfwd_d [NUM_CORES];
+  logic xfwd_q [NUM_CORES];
   logic afwd_d [NUM_CORES];
   logic afwd_q [NUM_CORES];
   logic bfwd_d [NUM_CORES];
   logic bfwd_q [NUM_CORES];
 
-  if (ADD_FORWARD != 1) begin : gen_afwd_check
-    $error("rill_core implements ADD_FORWARD = 1 only");
+  if (VECTOR_FORWARD != 1) begin : gen_afwd_check
+    $error("rill_core implements VECTOR_FORWARD = 1 only");
   end
 
+  assign next_m_x = bundle_ahead[MXLsb +: MXW];
   assign next_v_a = bundle_ahead[VALsb +: VAW];
   assign next_v_b = bundle_ahead[VBLsb +: VBW];
 
   always_comb begin
     for (int unsigned c = 0; c < NUM_CORES; c++) begin
+      xfwd_d[c] = v_fwd_en_i[c] && (next_m_x == {BankW'(vector_bank(c)), v_fwd_idx_i[c]});
       afwd_d[c] = v_fwd_en_i[c] && (next_v_a == {BankW'(vector_bank(c)), v_fwd_idx_i[c]});
       bfwd_d[c] = v_fwd_en_i[c] && (next_v_b == {BankW'(vector_bank(c)), v_fwd_idx_i[c]});
     end
@@ -268,10 +272,12 @@ module rill_core
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       for (int unsigned c = 0; c < NUM_CORES; c++) begin
+        xfwd_q[c] <= 1'b0;
         afwd_q[c] <= 1'b0;
         bfwd_q[c] <= 1'b0;
       end
     end else begin
+      xfwd_q <= xfwd_d;
       afwd_q <= afwd_d;
       bfwd_q <= bfwd_d;
     end
@@ -329,6 +335,7 @@ module rill_core
     .rd_nz_i  (rd_nz),
     .acc_fwd_i(fwd_q),
     .acc_fwd_data_i(m_fwd_data_i),
+    .x_fwd_i  (xfwd_q),
     .a_fwd_i  (afwd_q),
     .b_fwd_i  (bfwd_q),
     .v_fwd_data_i(v_fwd_data_i),

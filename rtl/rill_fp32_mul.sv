@@ -16,7 +16,8 @@ module rill_fp32_mul
   /* verilator lint_on UNUSEDSIGNAL */
   input  logic [31:0] a_i,
   input  logic [31:0] b_i,
-  output logic [31:0] y_o
+  output logic [31:0] y_o,
+  output logic [31:0] y_next_o  // y_o one cycle early (R2 before its register): the forward
 );
 
   // M1, then the two of rill_fp32_round
@@ -90,10 +91,6 @@ module rill_fp32_mul
     end
   end
 
-  /* verilator lint_off UNUSEDSIGNAL */
-  // the rounder's early output, unused here: only the adders' results are forwarded (issue 11)
-  logic [31:0] y_next_unused;
-  /* verilator lint_on UNUSEDSIGNAL */
   // ---------------------------------------------------------------- R1, R2: round, pack
   rill_fp32_round #(
     .EXP_W(10)
@@ -107,7 +104,7 @@ module rill_fp32_mul
     .special_i    (m1_q.special),
     .special_val_i(m1_q.special_val),
     .y_o,
-    .y_next_o     (y_next_unused)
+    .y_next_o
   );
 
 endmodule

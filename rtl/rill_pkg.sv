@@ -189,7 +189,7 @@ package rill_pkg;
   localparam int unsigned FN_STAGES = 7;
   localparam int unsigned FN_LOG_STAGES = 11;
   localparam int unsigned MACC_FORWARD = 1;  // cycles (rill_core)
-  localparam int unsigned ADD_FORWARD = 1;
+  localparam int unsigned VECTOR_FORWARD = 1;
   function automatic int unsigned rmax_stages(int unsigned block_size);
     return 2 * $clog2(block_size);
   endfunction

@@ -6,8 +6,8 @@
 // The acc port (1) has one more source per matrix bank: with acc_fwd_i[c] its read of matrix
 // bank c takes acc_fwd_data_i[c], core c's matrix result one cycle before it reaches that
 // bank's write bus (the MACC forward): a third input to the bank copy's write-first select.
-// Ports a (2) and b (3) likewise take core c's ADD result (v_fwd_data_i[c]) for its vector
-// bank with a_fwd_i[c] / b_fwd_i[c] (the ADD forward).
+// Ports x (0), a (2) and b (3) likewise take core c's ADD/SUB or MUL result (v_fwd_data_i[c])
+// for its vector bank with x_fwd_i[c] / a_fwd_i[c] / b_fwd_i[c] (the vector forward).
 module rill_regfile #(
   parameter int unsigned NUM_CORES = 1,
   parameter int unsigned B         = 8,
@@ -18,6 +18,7 @@ module rill_regfile #(
   localparam int unsigned AddrW    = BankW + IdxW,
   localparam int unsigned WordW    = B * 32,
   localparam int unsigned NumRd    = 4,
+  localparam int unsigned XPort    = 0,
   localparam int unsigned AccPort  = 1,
   localparam int unsigned APort    = 2,
   localparam int unsigned BPort    = 3
@@ -34,6 +35,7 @@ module rill_regfile #(
   input  logic             rd_nz_i   [NumRd],
   input  logic             acc_fwd_i      [NUM_CORES],
   input  logic [WordW-1:0] acc_fwd_data_i [NUM_CORES],
+  input  logic             x_fwd_i        [NUM_CORES],
   input  logic             a_fwd_i        [NUM_CORES],
   input  logic             b_fwd_i        [NUM_CORES],
   input  logic [WordW-1:0] v_fwd_data_i   [NUM_CORES],
@@ -85,8 +87,9 @@ module rill_regfile #(
             if (p == AccPort && k == rill_pkg::matrix_bank(c) && acc_fwd_i[c]) begin
               sel = acc_fwd_data_i[c];
             end
-            // ports a and b: the ADD forward from core c's vector bank
-            if (((p == APort && a_fwd_i[c]) || (p == BPort && b_fwd_i[c])) &&
+            // ports x, a and b: the vector forward from core c's vector bank
+            if (((p == XPort && x_fwd_i[c]) || (p == APort && a_fwd_i[c]) ||
+                 (p == BPort && b_fwd_i[c])) &&
                 k == rill_pkg::vector_bank(c)) begin
               sel = v_fwd_data_i[c];
             end

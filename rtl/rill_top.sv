@@ -148,7 +148,7 @@ module rill_top
   logic             m_fwd_en   [NUM_CORES];  // the MACC forward, to every core
   logic [IdxW-1:0]  m_fwd_idx  [NUM_CORES];
   logic [WordW-1:0] m_fwd_data [NUM_CORES];
-  logic             v_fwd_en   [NUM_CORES];  // the ADD forward, to every core
+  logic             v_fwd_en   [NUM_CORES];  // the vector forward, to every core
   logic [IdxW-1:0]  v_fwd_idx  [NUM_CORES];
   logic [WordW-1:0] v_fwd_data [NUM_CORES];
   logic             v_en   [NUM_CORES];

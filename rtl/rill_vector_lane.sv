@@ -14,8 +14,9 @@ module rill_vector_lane (
   input  logic        fn_valid_i, // rill_fn
   input  logic [1:0]  fn_sel_i,
   output logic [31:0] add_y_o,
-  output logic [31:0] add_y_next_o,  // add_y_o one cycle early (the ADD forward)
+  output logic [31:0] add_y_next_o,  // add_y_o one cycle early (the vector forward)
   output logic [31:0] mul_y_o,
+  output logic [31:0] mul_y_next_o,  // mul_y_o one cycle early (the vector forward)
   output logic [31:0] act_y_o,
   output logic [31:0] fn_y_o
 );
@@ -34,7 +35,8 @@ module rill_vector_lane (
     .rst_ni,
     .a_i,
     .b_i,
-    .y_o (mul_y_o)
+    .y_o (mul_y_o),
+    .y_next_o (mul_y_next_o)
   );
 
   rill_act u_act (

@@ -66,13 +66,17 @@ def test_hand_program_distances_and_chain():
     # ADD min+2, twice (the forward makes a cycle before the edge the min); V1 read above: prev
     ops[e + 2 + t.add - 1 + 1] = isa.Bundle(v_op=isa.VOp.MUL, v_a=a(V, 0), v_b=a(V, 0), v_dst=1)
     p = e + 2 + t.add
-    ops[p + t.mul - 1 + 3] = isa.Bundle(v_op=isa.VOp.OUT, v_a=a(V, 1))  # MUL min+3
+    # MUL min+3: the OUT's read 2 cycles after the edge, the forward making a cycle before it
+    # the min
+    ops[p + t.mul - 1 + 2] = isa.Bundle(v_op=isa.VOp.OUT, v_a=a(V, 1))
     length = p + t.mul - 1 + 3 + 3
     h = cv.analyze(_hand(ops, length, c))
     assert h["dist.MAC>acc.min"] == 2 and h["dist.MAC>acc.more"] == 1
     assert h["dist.MAC>acc.fwd"] == 2  # the two at the minimum distance, a cycle before the edge
     assert h["dist.MAC.min+2"] == 1
     assert h["dist.ADD.min+2"] == 2 and h["dist.MUL.min+3"] == 1 and h["dist.ADD.fwd"] == 0
+    assert h["dist.MUL.fwd"] == 0 and h["fwd.acc"] == 2
+    assert h["fwd.x"] == h["fwd.a"] == h["fwd.b"] == 0
     assert h["dist.MUL.prev"] == 1  # V1 is written later in the inference: streaming state
     assert h["chain.4"] == 1 and sum(v for k, v in h.items() if k.startswith("chain.")) == 1
     assert h["op.m.MAC"] == 1 and h["op.m.MACC"] == 3

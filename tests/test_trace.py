@@ -109,7 +109,7 @@ def _replay(program, recs, rf_before) -> None:
     funcs = {"ADD": numerics.fp32_add, "SUB": numerics.fp32_sub, "MUL": numerics.fp32_mul,
              "RELU": numerics.relu, "TANH": numerics.act_tanh, "SIGMOID": numerics.act_sigmoid}
     for r in recs:
-        ports = ["x", "acc"] if r["op"] in ("MAC", "MACC") else ["a", "b"]
+        ports = [isa.read_port(r["op"] in ("MAC", "MACC"), j) for j in range(2)]
         srcs = [read(s, recs, ports[k]) for k, s in enumerate(r["srcs"])]
         if r["op"] in ("MAC", "MACC"):
             w = w_all[r["core"]][r["weight"]]

@@ -11,6 +11,7 @@ import dataclasses
 import heapq
 
 from ..errors import AllocationError
+from ..hw import isa
 from ..hw.config import Config
 from ..hw.isa import Timing, VOp
 from .dataflow import Dataflow, Op
@@ -35,14 +36,12 @@ def read_offsets(op: Op, tm: Timing) -> list[int]:
 
 def read_port(op: Op, operand: int) -> str:
     """The register-file read port of `op`'s operand `operand`: "x", "acc", "a" or "b"."""
-    if op.is_matrix:
-        return "acc" if operand == 1 else "x"
-    return "a" if operand == 0 else "b"
+    return isa.read_port(op.is_matrix, operand)
 
 
 def read_ahead(reader: Op, operand: int, writer: Op, tm: Timing) -> int:
     """How many cycles before `writer`'s write edge `reader`'s operand `operand` sees it
-    (`Timing.read_ahead`: the accumulator and ADD forwards)."""
+    (`Timing.read_ahead`: the accumulator and vector forwards)."""
     return tm.read_ahead(read_port(reader, operand), writer.opcode)
 
 

@@ -156,9 +156,22 @@ FN_LOG_STAGES = 11  # rill_fn: LOG2 (FN_STAGES, then the integer sum, normalise 
 # rill_core: a MACC's accumulator read takes a matrix result from its accumulate add's last
 # stage, this many cycles before the result is written (docs/architecture.md)
 MACC_FORWARD = 1
-# rill_core: a vector op's a/b read takes an ADD/SUB result from the adder's last stage, this
-# many cycles before the result is written
-ADD_FORWARD = 1
+# rill_core: a vector op's a/b read and a matrix op's x read take an ADD/SUB or MUL result from
+# the adder's or multiplier's last stage, this many cycles before the result is written
+VECTOR_FORWARD = 1
+# the vector results the vector forward carries (one channel: they never write back together)
+VECTOR_FORWARD_OPS = frozenset({VOp.ADD, VOp.SUB, VOp.MUL})
+# the read ports a vector result can be forwarded to (the matrix unit's x, the vector op's a, b)
+VECTOR_FORWARD_PORTS = ("x", "a", "b")
+
+
+def read_port(matrix: bool, operand: int) -> str:
+    """The register-file read port (rtl/rill_regfile.sv) of a matrix (MAC/MACC) or vector op's
+    operand `operand`, as `Timing.read_ahead` names it: a matrix op reads x (0) and acc (1), a
+    vector op a (0) and b (1)."""
+    if matrix:
+        return "acc" if operand == 1 else "x"
+    return "a" if operand == 0 else "b"
 
 
 def rmax_stages(block_size: int) -> int:
@@ -190,8 +203,9 @@ class Timing:
     # (rtl/rill_core.sv: every core's accumulate-add R2 value is forwarded into the acc read
     # register), so MACC chains are macc_distance apart
     macc_forward: int = MACC_FORWARD
-    # a vector op's operand reads (a, b) see ADD/SUB results this many cycles early
-    add_forward: int = ADD_FORWARD
+    # a vector op's operand reads (a, b) and a matrix op's x read see ADD/SUB and MUL results
+    # this many cycles early
+    vector_forward: int = VECTOR_FORWARD
     add: int = ADD_STAGES + 2
     mul: int = MUL_STAGES + 2
     act: int = ACT_STAGES + 2
@@ -220,12 +234,13 @@ class Timing:
     def read_ahead(self, port: str, writer: MOp | VOp) -> int:
         """Cycles before a write edge at which a read already sees the value (the forwards of
         docs/isa.md): `macc_forward` for a MACC's accumulator read (port "acc") of a MAC/MACC
-        result, `add_forward` for a vector op's operand read (port "a" or "b") of an ADD/SUB
-        result, else 0 (port "x", the matrix unit's vector operand, has none)."""
+        result, `vector_forward` for a vector op's operand read (port "a" or "b") or a matrix
+        op's vector operand read (port "x") of an ADD/SUB or MUL result, else 0."""
         if port == "acc" and isinstance(writer, MOp):
             return self.macc_forward
-        if port in ("a", "b") and isinstance(writer, VOp) and writer in (VOp.ADD, VOp.SUB):
-            return self.add_forward
+        if port in VECTOR_FORWARD_PORTS and isinstance(writer, VOp) and \
+                writer in VECTOR_FORWARD_OPS:
+            return self.vector_forward
         return 0
 
     def max_read_ahead(self, port: str, matrix_bank: bool) -> int:

@@ -263,7 +263,7 @@ def gen_pkg() -> str:
         f"  localparam int unsigned FN_STAGES = {isa.FN_STAGES};",
         f"  localparam int unsigned FN_LOG_STAGES = {isa.FN_LOG_STAGES};",
         f"  localparam int unsigned MACC_FORWARD = {isa.MACC_FORWARD};  // cycles (rill_core)",
-        f"  localparam int unsigned ADD_FORWARD = {isa.ADD_FORWARD};",
+        f"  localparam int unsigned VECTOR_FORWARD = {isa.VECTOR_FORWARD};",
         "  function automatic int unsigned rmax_stages(int unsigned block_size);",
         f"    return {isa.rmax_stages(2)} * $clog2(block_size);",
         "  endfunction",

@@ -88,9 +88,7 @@ def _opcode(kind: str) -> MOp | VOp | None:
 
 def _port(kind: str, j: int) -> str:
     """The read port of an event's j-th read (Timing.read_ahead)."""
-    if kind in ("mac", "macc"):
-        return "acc" if j == 1 else "x"
-    return "a" if j == 0 else "b"
+    return isa.read_port(kind in ("mac", "macc"), j)
 
 
 class VM:
