@@ -15,8 +15,8 @@ Counters of our own, in two kinds:
   forward a cycle before its write edge, also counted as `dist.MAC>acc.fwd`; an ADD/SUB or
   MUL result's `min` is likewise a cycle before its edge, `dist.ADD.fwd`, `dist.MUL.fwd`, on
   ports x, a and b); `fwd.<port>` a read taken from a forward on that read port (`acc`, `x`,
-  `a`, `b`); reads of a value written in the
-  previous inference (streaming state) count as `dist.<producer>.prev` (not a bin);
+  `a`, `b`); reads of a value written in the previous inference (streaming state) count as
+  `dist.<producer>.prev` (not a bin);
   `chain.<n>` MACC chains by the number of blocks summed (1: a MAC alone, n: a MAC or a first
   MACC and n - 1 MACCs each accumulating the previous one's result), 9+ together.
 - dynamic bins, measured by the bench (`tb_accel.py`, `RunResult.coverage`): `in.gap.<pos>` an

@@ -139,7 +139,6 @@ def matrix_bank(core: int) -> int:
     return 2 + 2 * core
 
 
-
 def vector_bank(core: int) -> int:
     return 3 + 2 * core
 
