@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(PY) -m rill demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist worksteal -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check compiler tests cosim bench

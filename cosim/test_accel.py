@@ -473,6 +473,7 @@ def test_seed_lstm_streaming_small_config():
     check(program, inputs, resets=[20])
 
 
+@pytest.mark.early
 def test_seed_lstm_streaming_ia_840f_c3b64():
     """Full size, what `make run` does (a hierarchical Verilator build: ~1 min cold), with
     gaps, backpressure and a clear after 20 steps."""

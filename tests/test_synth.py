@@ -127,6 +127,7 @@ def test_unit_within_level_budget(top):
     _check(top, synth(UNITS[top]))
 
 
+@pytest.mark.early
 def test_config_within_level_budget():
     """The whole accelerator at c1b8: every path, including the register-file read, the fetch,
     the streams and the control, within the budget."""

@@ -2,8 +2,9 @@
 suite (rill.cosim.coverage). Every `rill.cosim.run` of the session is accumulated; the summary
 (hit counts and HOLES, bins never hit) is printed at the end and written to build/coverage.json
 and build/coverage.txt. Under pytest-xdist each worker hands its accumulator to the controller,
-which merges them. (A plugin, not cosim/conftest.py: two rootdir conftest modules shadow each
-other, and tests/ imports helpers from its own.)"""
+which merges them. It also puts the tests marked `early` first. (A plugin, not
+cosim/conftest.py: two rootdir conftest modules shadow each other, and tests/ imports helpers
+from its own.)"""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ _KEY = "rill_coverage"
 
 def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked `early` first (a stable sort, the rest in collection order): the whole
+    accelerator's synthesis is one 12-minute test, and started halfway it set the length of
+    the parallel run (`pytest -n 2 --dist worksteal`: the other worker takes everything
+    else, and the early test's queued neighbours when it runs dry)."""
+    items.sort(key=lambda item: item.get_closest_marker("early") is None)
 
 
 def pytest_sessionfinish(session):
