@@ -396,15 +396,16 @@ def vector_forward_program() -> rill.Program:
       the edge (the old value: the forward must not fire);
     - that MUL's result (W0), read a cycle before its edge by an ADD on core 1 (port a) and by
       a MAC on core 0 (port x, across cores); a second MAC on core 0 reads it two cycles early
-      (the old value)."""
+      (the old value);
+    - a TANH on core 1 (W3), read a cycle before its edge by an ADD on core 0 (port a)."""
     from rill.hw import isa
 
     c = rill.Config.c2b16()
     t = isa.Timing.of(c)
     a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
     IN0, IN1, K0 = a(1, 0), a(1, 1), a(0, 0)
-    V0, V1 = a(isa.vector_bank(0), 0), a(isa.vector_bank(0), 1)
-    W0, W1, W2 = (a(isa.vector_bank(1), i) for i in range(3))
+    V0, V1, V3 = (a(isa.vector_bank(0), i) for i in (0, 1, 2))
+    W0, W1, W2, W3 = (a(isa.vector_bank(1), i) for i in range(4))
     M0, M1 = a(isa.matrix_bank(0), 0), a(isa.matrix_bank(0), 1)
     edge = t.add - 1  # the ADD issued at 0 is written here
     medge = edge - 1 + t.mul - 1  # the MUL issued at edge - 1 is written here
@@ -416,8 +417,12 @@ def vector_forward_program() -> rill.Program:
     ops[1][medge - 1] = dict(v_op=isa.VOp.ADD, v_a=W0, v_b=K0, v_dst=2)    # W2 = W0 + k0
     ops[0][medge - 1] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=W0, m_dst=0)     # M0 = w . W0
     ops[0][medge - 2] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=W0, m_dst=1)     # M1 = w . W0 (old)
+    ops[1][0] = dict(v_op=isa.VOp.TANH, v_a=IN0, v_dst=3)                  # W3 = tanh in0
+    ops[0][t.act - 2] = {**ops[0].get(t.act - 2, {}),                       # V3 = W3 + k0
+                         **dict(v_op=isa.VOp.ADD, v_a=W3, v_b=K0, v_dst=2)}
     last = medge - 1 + t.mac - 1
-    outs = [(0, V0), (0, V1), (1, W0), (1, W1), (1, W2), (0, M0), (0, M1)]
+    outs = [(0, V0), (0, V1), (1, W0), (1, W1), (1, W2), (0, M0), (0, M1), (0, V3)]
+    assert all(pc < last for core in ops for pc in core)  # the OUTs come after every op
     for k, (core, src) in enumerate(outs):
         ops[core][last + 1 + k] = dict(v_op=isa.VOp.OUT, v_a=src)
     length = last + len(outs) + t.out

@@ -28,7 +28,8 @@ module rill_act
   input  logic [31:0] x_i,
   input  logic        sigmoid_i,  // SIGMOID: u with one fraction bit less, the cdf combine
   input  logic        phi_i,      // PHI: the erf table, the cdf combine (never with sigmoid_i)
-  output logic [31:0] y_o
+  output logic [31:0] y_o,
+  output logic [31:0] y_next_o    // y_o one cycle early (N before its register): the forward
 );
 
   localparam int unsigned UW   = ACT_SEG_BITS + ACT_FRAC_BITS;  // 19-bit u
@@ -177,7 +178,14 @@ module rill_act
     logic [7:0]    e;
     norm = n_mag_q << lz_q;  // MSB at bit YW-1
     // value = mag * 2^-16 (tanh) or 2^-17 (sigmoid, phi) = 1.f * 2^(YW - 1 - lz - frac)
-    e = 8'(127 + YW - 1 - ACT_OUT_FRAC) - 8'(n_flags_q.cdf) - 8'(lz_q);
+    // the exponent as a table of the six bits {cdf, lz} (one LUT per bit): a subtract's carry
+    // chain here put the vector forward (y_next_o) at 7.7 levels into the register-file read
+    e = 8'd0;
+    for (int k = 0; k < (1 << (CW + 1)); k++) begin
+      if ({n_flags_q.cdf, lz_q} == (CW + 1)'(k)) begin
+        e = 8'(127 + YW - 1 - ACT_OUT_FRAC - (k >> CW) - (k % (1 << CW)));
+      end
+    end
     if (n_flags_q.nan) begin
       y_d = NAN32;
     end else if (zero_q) begin
@@ -208,6 +216,7 @@ module rill_act
     y_q       <= y_d;
   end
 
-  assign y_o = y_q;
+  assign y_o      = y_q;
+  assign y_next_o = y_d;
 
 endmodule

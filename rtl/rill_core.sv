@@ -85,8 +85,8 @@ module rill_core
   input  logic               m_fwd_en_i   [NUM_CORES],
   input  logic [IdxW-1:0]    m_fwd_idx_i  [NUM_CORES],
   input  logic [WordW-1:0]   m_fwd_data_i [NUM_CORES],
-  // the vector forward, likewise: this core's ADD/SUB or MUL two cycles before its
-  // write-back cycle, and its result one cycle before it
+  // the vector forward, likewise: this core's ADD/SUB, MUL or activation two cycles before
+  // its write-back cycle, and its result one cycle before it
   output logic               v_fwd_en_o,
   output logic [IdxW-1:0]    v_fwd_idx_o,
   output logic [WordW-1:0]   v_fwd_data_o,
@@ -237,14 +237,15 @@ module rill_core
 
   // ---------------------------------------------------------------------------------------
   // Vector forward (isa.Timing.vector_forward = 1): a vector op's a/b read, or a matrix op's x
-  // read, of a vector bank in the cycle before an ADD/SUB or MUL result is written there takes
-  // that unit's R2 value. Both slots read in their issue cycle, so the match is decided a cycle
-  // ahead from the next bundle and each core's ADD/MUL two cycles before its write-back cycle; an
-  // op that does not issue or read ignores its read register. The next bundle is taken from the
-  // fetch's read register (rill_imem's bundle_ahead_o), not from the select in front of the bundle
-  // register: that select waits for the start decision (first_i, from the output FIFO's room: 6.5
-  // levels). It differs only when the next bundle is a program's first, and then no ADD or MUL can
-  // be two cycles from its write-back (a program's writes land before it ends), so no bit is set.
+  // read, of a vector bank in the cycle before an ADD/SUB, MUL or TANH/SIGMOID/PHI result is
+  // written there takes that unit's last-stage value. Both slots read in their issue cycle, so the
+  // match is decided a cycle ahead from the next bundle and each core's ADD/MUL/activation two
+  // cycles before its write-back cycle; an op that does not issue or read ignores its read
+  // register. The next bundle is taken from the fetch's read register (rill_imem's
+  // bundle_ahead_o), not from the select in front of the bundle register: that select waits for
+  // the start decision (first_i, from the output FIFO's room: 6.5 levels). It differs only when
+  // the next bundle is a program's first, and then no forwarded op can be two cycles from its
+  // write-back (a program's writes land before it ends), so no bit is set.
   logic [AddrW-1:0] next_m_x, next_v_a, next_v_b;
   logic xfwd_d [NUM_CORES];
   logic xfwd_q [NUM_CORES];

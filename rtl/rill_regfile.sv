@@ -6,8 +6,9 @@
 // The acc port (1) has one more source per matrix bank: with acc_fwd_i[c] its read of matrix
 // bank c takes acc_fwd_data_i[c], core c's matrix result one cycle before it reaches that
 // bank's write bus (the MACC forward): a third input to the bank copy's write-first select.
-// Ports x (0), a (2) and b (3) likewise take core c's ADD/SUB or MUL result (v_fwd_data_i[c])
-// for its vector bank with x_fwd_i[c] / a_fwd_i[c] / b_fwd_i[c] (the vector forward).
+// Ports x (0), a (2) and b (3) likewise take core c's ADD/SUB, MUL or activation result
+// (v_fwd_data_i[c]) for its vector bank with x_fwd_i[c] / a_fwd_i[c] / b_fwd_i[c] (the vector
+// forward).
 module rill_regfile #(
   parameter int unsigned NUM_CORES = 1,
   parameter int unsigned B         = 8,

@@ -18,6 +18,7 @@ module rill_vector_lane (
   output logic [31:0] mul_y_o,
   output logic [31:0] mul_y_next_o,  // mul_y_o one cycle early (the vector forward)
   output logic [31:0] act_y_o,
+  output logic [31:0] act_y_next_o,
   output logic [31:0] fn_y_o
 );
   rill_fp32_add u_add (
@@ -45,7 +46,8 @@ module rill_vector_lane (
     .x_i       (a_i),
     .sigmoid_i,
     .phi_i,
-    .y_o       (act_y_o)
+    .y_o       (act_y_o),
+    .y_next_o  (act_y_next_o)
   );
 
   // +0 in a cycle no result leaves (its valid bits are reset)

@@ -31,9 +31,9 @@ module rill_vector_unit
   output logic [B-1:0][31:0]   wr_data_o,
   output logic                 out_push_o,
   output logic [B-1:0][15:0]   out_data_o,
-  // the vector forward (isa.Timing.vector_forward, rill_core): an ADD/SUB or MUL two cycles
-  // before its write-back cycle (registers), and its result one cycle before it (the adders'
-  // or the multipliers' R2 logic)
+  // the vector forward (isa.Timing.vector_forward, rill_core): an ADD/SUB, MUL or
+  // TANH/SIGMOID/PHI two cycles before its write-back cycle (registers), and its result one
+  // cycle before it (the adders' or multipliers' R2 logic, the activations' N logic)
   output logic                 fwd_en_o,
   output logic [IDX_BITS-1:0]  fwd_idx_o,
   output logic [B-1:0][31:0]   fwd_data_o
@@ -120,7 +120,7 @@ module rill_vector_unit
   tag_t mm_tag_q;  // a MAX/MIN/GT/GE in its second stage
 
   // ---------------------------------------------------------------- lanes
-  logic [B-1:0][31:0] add_y, add_y_next, mul_y, mul_y_next, act_y, fn_y;
+  logic [B-1:0][31:0] add_y, add_y_next, mul_y, mul_y_next, act_y, act_y_next, fn_y;
   logic [B-1:0][31:0] sel_d, sel_q, mm_y0_d, mm_y1_d, mm_y0_q, mm_y1_q;
   logic [B-1:0]       mm_lt_d, mm_lt_q, mm_use0_d, mm_use0_q, mm_teq_d, mm_teq_q;
 
@@ -141,6 +141,7 @@ module rill_vector_unit
       .mul_y_o    (mul_y[i]),
       .mul_y_next_o(mul_y_next[i]),
       .act_y_o    (act_y[i]),
+      .act_y_next_o(act_y_next[i]),
       .fn_y_o     (fn_y[i])
     );
   end
@@ -352,16 +353,18 @@ module rill_vector_unit
   end
 
   // ---------------------------------------------------------------- the vector forward
-  // One channel for both sources: an ADD/SUB and a MUL two cycles before their write-back
-  // cycles are never there together (they would write back in one cycle), so the channel's
-  // tag is one register, picked a stage early from the two tag pipelines, and its data is the
-  // R2 value of whichever is in R2, picked by that stage's ADD tag (a register).
+  // One channel for the three sources: an ADD/SUB, a MUL and an activation two cycles before
+  // their write-back cycles are never there together (they would write back in one cycle),
+  // so the channel's tag is one register, picked a stage early from the three tag pipelines,
+  // and its data is the last-stage value of whichever is in its last stage, picked by that
+  // stage's ADD and MUL tags (registers).
   if (D_ADD < 4 || D_MUL < 3) begin : gen_fwd_depth_check
     $error("rill_vector_unit: the vector forward taps the tags two stages before WB");
   end
   tag_t fwd_tag_d, fwd_tag_q;
   always_comb begin
-    fwd_tag_d = add_d[D_ADD-3].v ? add_d[D_ADD-3] : mul_d[D_MUL-3];
+    fwd_tag_d = add_d[D_ADD-3].v ? add_d[D_ADD-3] :
+                mul_d[D_MUL-3].v ? mul_d[D_MUL-3] : act_d[D_ACT-3];
   end
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
@@ -372,8 +375,9 @@ module rill_vector_unit
   end
   assign fwd_en_o   = fwd_tag_q.v;
   assign fwd_idx_o  = fwd_tag_q.dst;
-  // read only in the cycle after fwd_en_o (rill_core decides), when the op is in its R2
-  assign fwd_data_o = add_q[D_ADD-2].v ? add_y_next : mul_y_next;
+  // read only in the cycle after fwd_en_o (rill_core decides), when the op is in its last stage
+  assign fwd_data_o = add_q[D_ADD-2].v ? add_y_next :
+                      mul_q[D_MUL-2].v ? mul_y_next : act_y_next;
 
   // ---------------------------------------------------------------- write-back mux
   tag_t add_wb, mul_wb, act_wb, fn_wb, fnl_wb, rmax_wb;

@@ -12,11 +12,11 @@ Counters of our own, in two kinds:
   `min+1` .. `min+3` and `more`, per producer kind (MAC = MAC/MACC, ADD = ADD/SUB, MUL, ACT =
   TANH/SIGMOID, RELU); `MAC>acc` is a MACC's accumulator read of a MAC/MACC result (read at
   issue + mac_acc_read, so `min` is macc_distance apart: the read takes the result from the
-  forward a cycle before its write edge, also counted as `dist.MAC>acc.fwd`; an ADD/SUB or
-  MUL result's `min` is likewise a cycle before its edge, `dist.ADD.fwd`, `dist.MUL.fwd`, on
-  ports x, a and b); `fwd.<port>` a read taken from a forward on that read port (`acc`, `x`,
-  `a`, `b`); reads of a value written in the previous inference (streaming state) count as
-  `dist.<producer>.prev` (not a bin);
+  forward a cycle before its write edge, also counted as `dist.MAC>acc.fwd`; an ADD/SUB, MUL
+  or TANH/SIGMOID/PHI result's `min` is likewise a cycle before its edge, `dist.ADD.fwd`,
+  `dist.MUL.fwd`, `dist.ACT.fwd`, on ports x, a and b); `fwd.<port>` a read taken from a
+  forward on that read port (`acc`, `x`, `a`, `b`); reads of a value written in the previous
+  inference (streaming state) count as `dist.<producer>.prev` (not a bin);
   `chain.<n>` MACC chains by the number of blocks summed (1: a MAC alone, n: a MAC or a first
   MACC and n - 1 MACCs each accumulating the previous one's result), 9+ together.
 - dynamic bins, measured by the bench (`tb_accel.py`, `RunResult.coverage`): `in.gap.<pos>` an
@@ -97,7 +97,7 @@ def static_bins(num_cores: int) -> list[str]:
     banks = [bank_label(b) for b in range(2 + 2 * num_cores)]
     bins += [f"bank.c{num_cores}.{o}.{b}" for o in OPERANDS for b in banks]
     bins += [f"dist.{k}.{s}" for k in KINDS for s in SLACKS]
-    bins += ["dist.MAC>acc.fwd", "dist.ADD.fwd", "dist.MUL.fwd"]
+    bins += ["dist.MAC>acc.fwd", "dist.ADD.fwd", "dist.MUL.fwd", "dist.ACT.fwd"]
     bins += [f"fwd.{p}" for p in ("acc", "x", "a", "b")]
     bins += [f"chain.{n}" for n in range(1, CHAIN_MAX + 1)] + [f"chain.{CHAIN_MAX + 1}+"]
     return bins
@@ -154,7 +154,8 @@ def analyze(program: Program) -> collections.Counter:
             hits["dist.unwritten"] += 1  # zero from clear_i: not a bin
             continue
         # the latest write at the read's edge, or at the next one when a forward shows it (a
-        # MACC's accumulator: a matrix result; a vector or x operand: an ADD/SUB or MUL result)
+        # MACC's accumulator: a matrix result; a vector or x operand: an ADD/SUB, MUL or
+        # activation result)
         port = _PORT[operand]
         i = bisect.bisect_right(edges[(bank, idx)], cyc + 1) - 1
         if i >= 0 and ws[i][0] == cyc + 1 and t.read_ahead(port, _FWD_OP[ws[i][1]]) == 0:

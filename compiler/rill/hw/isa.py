@@ -155,11 +155,11 @@ FN_LOG_STAGES = 11  # rill_fn: LOG2 (FN_STAGES, then the integer sum, normalise 
 # rill_core: a MACC's accumulator read takes a matrix result from its accumulate add's last
 # stage, this many cycles before the result is written (docs/architecture.md)
 MACC_FORWARD = 1
-# rill_core: a vector op's a/b read and a matrix op's x read take an ADD/SUB or MUL result from
-# the adder's or multiplier's last stage, this many cycles before the result is written
+# rill_core: a vector op's a/b read and a matrix op's x read take an ADD/SUB, MUL or activation
+# result from its unit's last stage, this many cycles before the result is written
 VECTOR_FORWARD = 1
 # the vector results the vector forward carries (one channel: they never write back together)
-VECTOR_FORWARD_OPS = frozenset({VOp.ADD, VOp.SUB, VOp.MUL})
+VECTOR_FORWARD_OPS = frozenset({VOp.ADD, VOp.SUB, VOp.MUL, VOp.TANH, VOp.SIGMOID, VOp.PHI})
 # the read ports a vector result can be forwarded to (the matrix unit's x, the vector op's a, b)
 VECTOR_FORWARD_PORTS = ("x", "a", "b")
 
@@ -202,8 +202,8 @@ class Timing:
     # (rtl/rill_core.sv: every core's accumulate-add R2 value is forwarded into the acc read
     # register), so MACC chains are macc_distance apart
     macc_forward: int = MACC_FORWARD
-    # a vector op's operand reads (a, b) and a matrix op's x read see ADD/SUB and MUL results
-    # this many cycles early
+    # a vector op's operand reads (a, b) and a matrix op's x read see ADD/SUB, MUL and
+    # TANH/SIGMOID/PHI results this many cycles early
     vector_forward: int = VECTOR_FORWARD
     add: int = ADD_STAGES + 2
     mul: int = MUL_STAGES + 2
@@ -234,7 +234,8 @@ class Timing:
         """Cycles before a write edge at which a read already sees the value (the forwards of
         docs/isa.md): `macc_forward` for a MACC's accumulator read (port "acc") of a MAC/MACC
         result, `vector_forward` for a vector op's operand read (port "a" or "b") or a matrix
-        op's vector operand read (port "x") of an ADD/SUB or MUL result, else 0."""
+        op's vector operand read (port "x") of a result in `VECTOR_FORWARD_OPS` (ADD/SUB, MUL,
+        TANH/SIGMOID/PHI), else 0."""
         if port == "acc" and isinstance(writer, MOp):
             return self.macc_forward
         if port in VECTOR_FORWARD_PORTS and isinstance(writer, VOp) and \
