@@ -358,7 +358,7 @@ module rill_vector_unit
   // so the channel's tag is one register, picked a stage early from the three tag pipelines,
   // and its data is the last-stage value of whichever is in its last stage, picked by that
   // stage's ADD and MUL tags (registers).
-  if (D_ADD < 4 || D_MUL < 3) begin : gen_fwd_depth_check
+  if (D_ADD < 4 || D_MUL < 3 || D_ACT < 3) begin : gen_fwd_depth_check
     $error("rill_vector_unit: the vector forward taps the tags two stages before WB");
   end
   tag_t fwd_tag_d, fwd_tag_q;
