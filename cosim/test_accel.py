@@ -450,6 +450,80 @@ def test_vector_forward():
     assert np.array_equal(ys[1][6], ys[0][5]) and not np.array_equal(ys[1][6], ys[1][5])
 
 
+def bank_sweep_program(c: rill.Config) -> rill.Program:
+    """Every source bank on every read port of every core: compiled models never read some of
+    them (a MAC's x from the constant bank, a MACC's accumulator from the input bank), and the
+    coverage saw those only when the fuzzer happened to.
+
+    Cycle 0: each core c writes index 0 of its banks, M_c[0] = w_c . in and V_c[0] = in * k.
+    Then, once those are readable, each core reads every source S (const, input, each M_j and
+    V_j, index 0) on all four ports, a cycle a source: a MACC with x = acc = S and an ADD with
+    a = b = S; core 0 outputs every result."""
+    from rill.hw import isa
+
+    t = isa.Timing.of(c)
+    n = c.num_cores
+    a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
+    IN0, K0 = a(isa.BANK_INPUT, 0), a(isa.BANK_CONST, 0)
+    srcs = [K0, IN0, *(a(isa.matrix_bank(j), 0) for j in range(n)),
+            *(a(isa.vector_bank(j), 0) for j in range(n))]
+    ops: list[dict[int, dict]] = [{} for _ in range(n)]
+    for core in range(n):
+        ops[core][0] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=IN0, m_dst=0,
+                            v_op=isa.VOp.MUL, v_a=IN0, v_b=K0, v_dst=0)
+    start = max(t.mac, t.mul)  # phase 1 readable
+    outs = []
+    for core in range(n):
+        for s, src in enumerate(srcs):
+            ops[core][start + s] = dict(m_op=isa.MOp.MACC, m_w=0, m_x=src, m_acc=src,
+                                        m_dst=1 + s, v_op=isa.VOp.ADD, v_a=src, v_b=src,
+                                        v_dst=1 + s)
+            outs += [a(isa.matrix_bank(core), 1 + s), a(isa.vector_bank(core), 1 + s)]
+    last = start + len(srcs) - 1 + t.mac  # every phase-2 result readable
+    for k, src in enumerate(outs):
+        ops[0][last + k] = dict(v_op=isa.VOp.OUT, v_a=src)
+    length = last + len(outs) + t.out
+    bundles = [isa.encode([isa.Bundle(**ops[core].get(pc, {})) for pc in range(length)], c)
+               for core in range(n)]
+    rng = np.random.default_rng(8)
+    B = c.block_size
+    w = [numerics.f32_to_bf16_bits(rng.standard_normal((1, B, B)).astype(np.float32) / 4)
+         for _ in range(n)]
+    k = numerics.f32_bits(rng.standard_normal((1, B)).astype(np.float32))
+    return rill.Program(c, length, 1, len(outs), bundles, w, k, (B,), (len(outs), B),
+                        t_last_out=last + len(outs) - 1, name="bank_sweep")
+
+
+@pytest.mark.parametrize("cfg", ["c1b8", "c2b16", "c3b16"])
+def test_every_bank_on_every_port(cfg):
+    from rill.cosim import coverage
+
+    program = bank_sweep_program(CONFIGS[cfg]())
+    bins = [b for b in coverage.static_bins(program.config.num_cores) if b.startswith("bank.")]
+    hit = coverage.analyze(program)
+    assert [b for b in bins if not hit[b]] == []
+    ins = inputs_for(program, 3, seed=5)
+    res = run(program, ins)
+    vm = program.to_vm()
+    ys = [vm.run(x) for x in ins]
+    assert all(np.array_equal(o, y, equal_nan=True) for o, y in zip(res.outputs, ys, strict=True))
+    assert res.cycles_per_inference[0] == program.cycle_count_per_inference()
+
+
+def test_a_program_too_big_for_its_config_is_named_before_the_build():
+    """A hand-built program with more output beats than the output FIFO holds: run() says
+    which field and limit, instead of the bench failing to load the image."""
+    import dataclasses as dc
+
+    from rill.errors import InvalidProgramError
+
+    program = bank_sweep_program(rill.Config.c1b8())  # 8 output beats
+    program = dc.replace(program, config=dc.replace(program.config, out_fifo_depth=4))
+    with pytest.raises(InvalidProgramError, match=r"'bank_sweep'.*n_out: expected 1\.\.4 "
+                       r"output beats \(Config\.out_fifo_depth\), got 8"):
+        run(program, inputs_for(program, 1))
+
+
 @pytest.mark.parametrize("cfg", ["c1b8", "c2b16"])
 def test_special_inputs(cfg):
     """inf, NaN (non-canonical too), subnormals, signed zeros and extreme exponents."""

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compile.program import Program
+from ..compile.validate import validate_program
 from ..errors import VMInputError
 from ..hw import manifest
 from ..hw.config import Config
@@ -346,10 +347,14 @@ def run(
     clear_i) and inference 0 starts from a clear of every model. The outputs, cycle counts and
     intervals are each inference's model's (`result.expected_cycles_per_inference`; the
     first-divergence diagnosis runs for one-model programs only).
-    Raises CosimMismatchError on any difference when check is True (see module docstring).
+    Raises CosimMismatchError on any difference when check is True (see module docstring), and
+    InvalidProgramError before any build when the program does not fit its config.
     """
     if back_to_back:
         gaps, backpressure = 0.0, 0.0
+    # the bench loads the image through Program.load, which validates: a program built by hand
+    # (rill.Program(...)) that does not fit its config fails here, named, before any build
+    validate_program(program, f"program {program.name!r}")
     image = make_image(program, inputs, resets=resets, beats=beats, load=load, gaps=gaps,
                        backpressure=backpressure, clean_every=clean_every, seed=seed,
                        back_to_back=back_to_back, write_log=write_log,
