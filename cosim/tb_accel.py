@@ -17,6 +17,7 @@ Timing: see `rilltb.clock` (everything at falling edges; cycle n follows the n-t
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import os
 import random
@@ -34,8 +35,8 @@ from rilltb import (
     StreamSource,
     WriteLogMonitor,
     cycle,
-    cyclic_pauses,
     pack_lanes,
+    pause_pattern,
     random_pauses,
     start_clock,
 )
@@ -188,7 +189,12 @@ class AccelTB:
             await self.load_port.write_image(img)
         await self.load_port.write_models(p)  # PROG_LEN, N_IN, N_OUT of model 0 first
         models = img.model_indices
-        backpressure = cyclic_pauses(self.rng, opts.backpressure)  # drawn first, always
+        pattern = pause_pattern(self.rng, opts.backpressure)  # drawn first, always
+        backpressure = itertools.cycle(pattern)
+        if opts.backpressure > 0:  # the sink takes a beat in `ready` cycles of the pattern's
+            # period: a wait for outputs (the last wait: every inference's) may take that long
+            beats = sum(img.model_of(k).n_out for k in range(img.n_inferences))
+            budget += beats * len(pattern) // pattern.count(False) + 1
         idle = random_pauses(self.rng, opts.gaps) if opts.gaps > 0 else None
         throttled = backpressure if opts.backpressure > 0 else None
         self.sink.set_pause_generator(throttled)

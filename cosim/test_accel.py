@@ -510,6 +510,17 @@ def test_every_bank_on_every_port(cfg):
     assert res.cycles_per_inference[0] == program.cycle_count_per_inference()
 
 
+def test_heavy_backpressure_is_slow_not_a_mismatch():
+    """At 97% not-ready output cycles (48 beats an inference, three inferences queued behind
+    a full FIFO) the bench waits as long as the drawn pause pattern needs: it reported a lost
+    beat ("inference 2 incomplete: 45 of 48") while its wait budget ignored backpressure."""
+    program = bank_sweep_program(CONFIGS["c3b16"]())
+    res = run(program, inputs_for(program, 4, seed=1), backpressure=0.97, clean_every=4)
+    assert res.ok and res.clean == [True, False, False, False]
+    with pytest.raises(ValueError, match=r"backpressure=1\.0: a probability per cycle"):
+        run(program, inputs_for(program, 1), backpressure=1.0)
+
+
 def test_a_program_too_big_for_its_config_is_named_before_the_build():
     """A hand-built program with more output beats than the output FIFO holds: run() says
     which field and limit, instead of the bench failing to load the image."""

@@ -7,7 +7,15 @@ import logging
 import random
 
 import numpy as np
-from rilltb import Scoreboard, StreamBeat, cyclic_pauses, pack_lanes, random_pauses, unpack_lanes
+from rilltb import (
+    Scoreboard,
+    StreamBeat,
+    cyclic_pauses,
+    pack_lanes,
+    pause_pattern,
+    random_pauses,
+    unpack_lanes,
+)
 
 from rill.cosim import Mismatch
 
@@ -27,6 +35,9 @@ def test_pause_generators():
         [ref.random() < 0.3 for _ in range(5)] * 2
     assert not any(itertools.islice(random_pauses(rng, 0.0), 100))
     assert all(itertools.islice(random_pauses(rng, 1.0), 100))
+    # a pattern of pauses alone would never take a beat: one slot is made ready
+    assert pause_pattern(random.Random(1), 1.0, period=7).count(False) == 1
+    assert pause_pattern(random.Random(1), 0.0, period=7) == [False] * 7
 
 
 def _frames(seed: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from .stream import (
     StreamSource,
     cyclic_pauses,
     pack_lanes,
+    pause_pattern,
     random_pauses,
     unpack_lanes,
 )
@@ -27,6 +28,6 @@ from .writelog import WriteLogMonitor
 
 __all__ = [
     "PERIOD_NS", "cycle", "start_clock", "LoadPort", "Scoreboard", "StreamBeat", "StreamBus",
-    "StreamSink", "StreamSource", "cyclic_pauses", "random_pauses", "pack_lanes", "unpack_lanes",
-    "WriteLogMonitor",
+    "StreamSink", "StreamSource", "cyclic_pauses", "pause_pattern", "random_pauses", "pack_lanes",
+    "unpack_lanes", "WriteLogMonitor",
 ]

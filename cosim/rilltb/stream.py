@@ -28,9 +28,18 @@ def random_pauses(rng: random.Random, p: float) -> Iterator[bool]:
         yield rng.random() < p
 
 
+def pause_pattern(rng: random.Random, p: float, period: int = 61) -> list[bool]:
+    """`period` pauses with probability p, at least one of them not a pause: a pattern of
+    pauses alone would never take a beat (at p = 0.97 one in six patterns of 61)."""
+    pattern = [rng.random() < p for _ in range(period)]
+    if all(pattern):
+        pattern[rng.randrange(period)] = False
+    return pattern
+
+
 def cyclic_pauses(rng: random.Random, p: float, period: int = 61) -> Iterator[bool]:
     """A random pattern of `period` pauses with probability p, repeated (drawn at once)."""
-    return itertools.cycle([rng.random() < p for _ in range(period)])
+    return itertools.cycle(pause_pattern(rng, p, period))
 
 
 def beat_positions(i: int, n: int) -> tuple[str, ...]:

@@ -350,6 +350,9 @@ def run(
     Raises CosimMismatchError on any difference when check is True (see module docstring), and
     InvalidProgramError before any build when the program does not fit its config.
     """
+    for what, p in (("gaps", gaps), ("backpressure", backpressure)):
+        if not 0.0 <= p < 1.0:  # 1: no input beat (output beat) would ever be taken
+            raise ValueError(f"{what}={p!r}: a probability per cycle, 0 <= p < 1")
     if back_to_back:
         gaps, backpressure = 0.0, 0.0
     # the bench loads the image through Program.load, which validates: a program built by hand
