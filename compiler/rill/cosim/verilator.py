@@ -53,33 +53,32 @@ BUILD_ROOT = (_CHECKOUT / "build" if _CHECKOUT is not None else
 
 _STAMP = ".rill_build_ok"
 
-# Hierarchical verilation (Verilator --hierarchical). Each of these modules is instantiated once per
-# lane, and a flat build emits a copy of its code per instance: ia_840f_c3b64 (3 cores x 64 lanes:
-# 192 dot rows, 384 adders, 192 multipliers, 192 activation units) verilates into ~1 GB of C++ in
-# 1,088 files (verilation alone 330 CPU-s and 9 GB of memory, ~3,000 CPU-s in all). Hierarchically,
-# each module is verilated and compiled once per parameter set into a library that the parent calls
-# through a generated wrapper: 52 MB of C++, ~105 CPU-s, a cold build of ~60 s on two quiet cores,
-# and it simulates ~2.7x faster than flat (a 7 MB binary; flat, 97 MB, whose 64 per-lane copies of
-# the dot row all run every cycle, far beyond the instruction caches: 73% of the flat profile is
-# dot-row code). The price is three model calls per instance and cycle (the wrapper evaluates the
-# block on both clock edges and on input changes), which on small designs outweighed the gain while
-# the blocks were the units themselves (c1b8: 26 s flat, 17 s hierarchical, simulating 2.3x faster
-# flat; c2b16: 112 s flat, 22 s, 1.6x). With the per-lane wrappers below and the wider vector unit
-# that is gone: measured cold (no ccache) on two quiet cores, c2b16 builds flat in 480 s (112 MB of
-# C++) and hierarchically in 62 s, c1b8 in 100-157 s flat (each of its four define variants) and 53
-# s; the 45 c1b8/c2b16 cosim tests simulate in 48 s flat, 49 s hierarchically, and a long run is
-# 1.3-1.4x faster flat (the bench's streamed LSTM, 1,000 steps: c1b8 4.5 s against 6.3, c2b16 9.4
-# against 11.9), which repays a flat c2b16 build after ~150 k steps. The flat builds were a third of
-# the regression's CPU time, so every design of at least HIER_MIN_LANES lanes (cores x B), i.e.
-# every one, is hierarchical; RILL_HIERARCHICAL=0 still builds flat (every signal in the waves; long
-# runs). The function unit (rill_fn, one per vector lane since the op-set issue) was inlined at
-# first: 133 MB of C++ and a 150 s cold build (263 CPU-s); as a block, 64 MB and 78 s (144 CPU-s),
-# simulating no slower. The blocks are the two per-lane wrappers, a matrix row (dot row + accumulate
-# add) and a vector lane (add, mul, act, fn): 384 block instances instead of 1,152 separate units,
-# each call's fixed cost (the wrapper's port copies, Verilator's eval loop) paid a third as often:
-# ~580 -> ~840 simulated cycles/s, and a 69 s cold build (129 CPU-s, 57 MB of C++).
+# Hierarchical verilation (Verilator --hierarchical). Each of these modules is instantiated
+# once per lane, and a flat build emits a copy of its code per instance: ia_840f_c3b64 (3
+# cores x 64 lanes: 192 dot rows, 384 adders, 192 multipliers, 192 activation units) verilates
+# into ~1 GB of C++ in 1,088 files (verilation alone 330 CPU-s and 9 GB of memory, ~3,000
+# CPU-s in all). Hierarchically, each module is verilated and compiled once per parameter
+# set into a library that the parent calls through a generated wrapper: 52 MB of C++, ~105
+# CPU-s, a cold build of ~60 s on two quiet cores, and it simulates ~2.7x faster than flat
+# (a 7 MB binary; flat, 97 MB, whose 64 per-lane copies of the dot row all run every cycle,
+# far beyond the instruction caches: 73% of the flat profile is dot-row code). The price is
+# three model calls per instance and cycle (the wrapper evaluates the block on both clock
+# edges and on input changes). The blocks are the two per-lane wrappers, a matrix row (dot
+# row + accumulate add) and a vector lane (add, mul, act, fn): 384 block instances instead
+# of 1,152 separate units, each call's fixed cost (the wrapper's port copies, Verilator's
+# eval loop) paid a third as often: ~580 -> ~840 simulated cycles/s, and a 69 s cold build
+# (129 CPU-s, 57 MB of C++). (The function unit inlined: 133 MB of C++, a 150 s cold build.)
+#
+# Small designs were flat while the blocks were the units themselves (c1b8: 26 s flat, 17 s
+# hierarchical, simulating 2.3x faster flat; c2b16: 112 s, 22 s, 1.6x). With the per-lane
+# wrappers and the wider vector unit, measured cold (no ccache) on two quiet cores: c2b16
+# builds flat in 480 s (112 MB of C++), hierarchically in 62 s; c1b8 in 100-157 s flat (each
+# of its define variants), 53 s. The 45 c1b8/c2b16 cosim tests simulate in 48 s flat, 49 s
+# hierarchically; a long run is 1.3-1.4x faster flat (the bench's streamed LSTM, 1,000
+# steps: c1b8 4.5 s against 6.3, c2b16 9.4 against 11.9), which repays a flat c2b16 build
+# after ~150 k steps. The flat builds were a third of the regression's CPU time, so every
+# build is hierarchical; RILL_HIERARCHICAL=0 builds flat (every signal in the waves).
 HIER_BLOCKS = ("rill_mac_row", "rill_vector_lane")
-HIER_MIN_LANES = 1
 # --output-split-cfuncs: Vtop's huge functions (register file, weight memory) in pieces of
 # ~500 statements, which gcc compiles ~20% faster in all (and two cores share more evenly);
 # ~4% slower to simulate. (-j N, added per build: the blocks are verilated in parallel.)
@@ -158,18 +157,13 @@ def _public_ports_vlt(toplevel: str, hier_blocks: Sequence[str] = (),
     return "\n".join(lines) + "\n"
 
 
-def default_hier_blocks(toplevel: str, parameters: Mapping[str, object]) -> tuple[str, ...]:
-    """HIER_BLOCKS when the design has at least HIER_MIN_LANES lanes (NUM_CORES x B), else
-    none (a flat build). A block's own bench (toplevel in HIER_BLOCKS) is always flat.
-    Env RILL_HIERARCHICAL=0 makes every build flat (every signal in the waves; a flat
-    ia_840f_c3b64 takes ~30 min cold), =1 hierarchical whatever its size."""
-    if toplevel in HIER_BLOCKS:
+def default_hier_blocks(toplevel: str) -> tuple[str, ...]:
+    """HIER_BLOCKS, whatever the design's size; a block's own bench (toplevel in HIER_BLOCKS)
+    is flat. Env RILL_HIERARCHICAL=0 makes every build flat (every signal in
+    the waves; a flat ia_840f_c3b64 takes ~30 min cold); =1 is the default."""
+    if toplevel in HIER_BLOCKS or os.environ.get("RILL_HIERARCHICAL", "").strip() == "0":
         return ()
-    force = os.environ.get("RILL_HIERARCHICAL", "").strip()
-    if force in ("0", "1"):
-        return HIER_BLOCKS if force == "1" else ()
-    lanes = int(str(parameters.get("NUM_CORES", 1))) * int(str(parameters.get("B", 0)))
-    return HIER_BLOCKS if lanes >= HIER_MIN_LANES else ()
+    return HIER_BLOCKS
 
 
 @contextlib.contextmanager
@@ -263,7 +257,7 @@ def build(
         *extra_args,
     ]
     if hier_blocks is None:
-        hier_blocks = default_hier_blocks(toplevel, parameters)
+        hier_blocks = default_hier_blocks(toplevel)
     hier_blocks = tuple(m for m in hier_blocks if m != toplevel)
 
     h = hashlib.sha256()
