@@ -6,7 +6,7 @@
 //                through two registers)
 //   cycle 0      register-file reads x / a / b are addressed (registered)
 //   cycle 1      matrix unit gets x_i, w_i; vector unit gets op_i, dst_i, a_i, b_i
-//   cycle D      MACC: acc register addressed (delayed m_acc), D = dot_stages(T) = mac_acc_read
+//   cycle D      MACC: acc register addressed (delayed m_acc), D = dot_stages(B) = mac_acc_read
 //   cycle D+1    matrix unit gets acc_i (-0.0 for a MAC: the read port's override; the forwarded
 //                matrix result when a core's matrix unit writes the acc register in cycle D+1:
 //                the MACC forward, isa.Timing.macc_forward)
@@ -101,9 +101,8 @@ module rill_core
   output logic [B*16-1:0]    out_data_o
 );
 
-  localparam int unsigned T        = tree_stages(B);
-  localparam int unsigned AccRd    = lat_mac_acc_read(T);  // cycle the acc register is addressed
-  localparam int unsigned MatWb    = lat_mac(T) - 1;       // write-back cycle
+  localparam int unsigned AccRd    = lat_mac_acc_read(B);  // cycle the acc register is addressed
+  localparam int unsigned MatWb    = lat_mac(B) - 1;       // write-back cycle
   localparam int unsigned PipeLen  = MatWb;                // stage k holds cycle k+1
 
   // ---------------------------------------------------------------------------------------

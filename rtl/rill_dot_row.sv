@@ -1,7 +1,8 @@
 // One row of the matrix unit's block reduction: numerics.block_dot_exact (docs/numerics.md).
 // x_i and w_i are B bf16 values (x already rounded to bf16 by the matrix unit); y_o is fp32.
-// Pipeline: dot_stages(T) = 6 + 2T registers from input to output, T = tree_stages(B),
-// L = log2(B), W = 41 + L (signed sum width), MW = W - 1:
+// Pipeline: dot_stages(B) = 6 + T + C registers from input to output, T = tree_stages(B),
+// C = cmp_stages(B) (B = 4: 1; 8 to 32: 2; 64, 128: 3), L = log2(B), W = 41 + L (signed sum
+// width), MW = W - 1:
 //   S1        unpack, DAZ; per lane the key {live, q_i = ex + ew}, the sign and the
 //             zero/inf/NaN class. (In rill_matrix_unit the bf16 rounding of x comes before S1:
 //             S1 holds two LUT levels and one 9-bit carry chain.)
@@ -16,8 +17,12 @@
 //             complement for a negative lane (the shift fill is then the sign), zero if not
 //             live; with a single candidate, two levels of its 4-way right shift, from the
 //             low amount bits (out of the chain first).
-//   CMP x T   the other shift levels, then 3:2 (full-adder, LUT3) layers spread over the T
-//             stages down to two rows. Rows: B lanes {~neg, 40 bits} (lane value + 2^40 -
+//   CMP x C   the shift (two 8-way levels), then compression layers down to two rows, as
+//             many in each stage as isa.CMP_PLAN says (rill_pkg::cmp_layers_in): per layer
+//             6:3 counters (each output bit a function of six input bits: a layer halves the
+//             rows, where a 3:2 layer takes them to two thirds), the 1 to 5 rows left over by
+//             a 5:3 counter (5), a 3:2 full adder (3 or 4) or as they are
+//             (isa.cmp_rows_after). Rows: B lanes {~neg, 40 bits} (lane value + 2^40 -
 //             [neg]), the negative-lane counts, 2^(W-1) - 1; they sum to S - 1 (mod 2^W).
 //   CPA       S - 1 = A + B and ~S = ~A + ~B, two parallel W-bit carry chains; |S| = ~(S - 1)
 //             or ~~S by the sign.
@@ -56,35 +61,34 @@ module rill_dot_row
 
   // ---------------------------------------------------------------- plan (elaboration time)
   localparam int unsigned L   = $clog2(B);         // maximum-tree levels
-  localparam int unsigned T   = tree_stages(B);    // X stages + D; CMP stages
+  localparam int unsigned T   = tree_stages(B);    // X stages + D
   localparam int unsigned W   = 41 + L;            // signed sum width: |S| < B * 2^40
   localparam int unsigned MW  = W - 1;             // |S| width
   localparam int unsigned KW  = 10;                // key {live, q}
   localparam int unsigned NX  = T - 1;             // X stages
   // CMP stages: whatever dot_stages leaves besides S1, X, D, CPA, LZ, NRM, R1, R2
-  localparam int unsigned NC  = dot_stages(T) - NX - 7;
+  localparam int unsigned NC  = dot_stages(B) - NX - 7;
   // maximum levels: 2 per X stage (4-way tournament), the rest (0..2) fused into D
   localparam int unsigned LVD = L - 2 * NX;
   localparam int unsigned RD  = 1 << LVD;          // keys entering D
   // shift levels (of three 4-way levels) in D: after a lone difference chain two, after a
   // pick among candidates none
   localparam int          NSH_D = (RD == 1) ? 2 : 0;
-  localparam int unsigned SH1 = 3 - NSH_D;         // shift levels in the first CMP stage
   localparam int unsigned G   = (B + 5) / 6;       // negative-lane count groups
-  localparam int unsigned R0  = B + G + 1;         // rows entering the 3:2 layers
-  localparam int unsigned NL  = layers(R0);        // 3:2 layers down to two rows
-  // the shift levels and 3:2 layers spread evenly over the CMP stages (a 4-way shift level
-  // is a 6-input LUT, slower than a 3:2 layer: with all three the first stage gets a layer
-  // less)
-  localparam int unsigned LPS = (SH1 + NL + NC - 1) / NC;  // LUT levels per CMP stage
-  localparam int unsigned SHX = SH1 + ((SH1 > 2) ? 1 : 0);
-  localparam int unsigned FA0 = (LPS > SHX) ? LPS - SHX : 0;  // 3:2 layers in the first
+  localparam int unsigned R0  = B + G + 1;         // rows entering the compression
+  localparam int unsigned NL  = layers(R0);        // compression layers down to two rows
+
+  if (NC != cmp_stages(B) || layers_before(NC) != NL) begin : gen_cmp_plan_check
+    $error("rill_dot_row: rill_pkg's CMP plan for B = %0d holds %0d layers, %0d needed", B,
+           layers_before(NC), NL);
+  end
+
   // biased fp32 exponent of |S| * 2^(E - BLOCK_EXP_OFFSET) with the MSB of |S| at MW-1-lz
   localparam int          EXP_C = 127 - int'(BLOCK_EXP_OFFSET) + int'(MW) - 1;
 
-  // rows out of one 3:2 layer
+  // rows out of one compression layer: 6:3 counters, then the rest (isa.cmp_rows_after)
   function automatic int unsigned rows_after(int unsigned r);
-    return 2 * (r / 3) + r % 3;
+    return 3 * (r / 6) + ((r % 6 <= 2) ? r % 6 : (r % 6 == 3) ? 2 : 3);
   endfunction
 
   function automatic int unsigned rows_at(int unsigned r, int unsigned n);
@@ -105,18 +109,11 @@ module rill_dot_row
     return n;
   endfunction
 
-  // 3:2 layers in CMP stages 0 .. c-1
+  // compression layers in CMP stages 0 .. c-1 (isa.CMP_PLAN)
   function automatic int unsigned layers_before(int unsigned c);
-    int unsigned n, left;
+    int unsigned n;
     n = 0;
-    left = NL;
-    for (int unsigned k = 0; k < c; k++) begin
-      int unsigned take;
-      take = (k == 0) ? FA0 : LPS;
-      if (k == NC - 1 || take > left) take = left;
-      n += take;
-      left -= take;
-    end
+    for (int unsigned k = 0; k < c; k++) n += cmp_layers_in(B, k);
     return n;
   endfunction
 
@@ -138,6 +135,20 @@ module rill_dot_row
   // ---------------------------------------------------------------- helpers (combinational)
   function automatic logic [W-1:0] maj3(logic [W-1:0] a, logic [W-1:0] b, logic [W-1:0] c);
     return (a & b) | (a & c) | (b & c);
+  endfunction
+
+  // a 6:3 counter on words: per bit position the count of six bits as three rows (weights 1,
+  // 2, 4: the two higher ones shifted up); each output bit is a function of six input bits
+  function automatic logic [2:0][W-1:0] cnt63(logic [W-1:0] a0, logic [W-1:0] a1,
+                                              logic [W-1:0] a2, logic [W-1:0] a3,
+                                              logic [W-1:0] a4, logic [W-1:0] a5);
+    logic [W-1:0] s1, k1, s2, k2, t;
+    s1 = a0 ^ a1 ^ a2;
+    k1 = maj3(a0, a1, a2);
+    s2 = a3 ^ a4 ^ a5;
+    k2 = maj3(a3, a4, a5);
+    t  = s1 & s2;
+    return {maj3(k1, k2, t) << 2, (k1 ^ k2 ^ t) << 1, s1 ^ s2};
   endfunction
 
   // popcount of six bits
@@ -430,7 +441,7 @@ module rill_dot_row
     d_emax_q <= d_emax_d;
   end
 
-  // ---------------------------------------------------------------- CMP: 3:2 layers
+  // ---------------------------------------------------------------- CMP: shift, compression
   logic [R0-1:0][W-1:0] rows0;
   logic signed [9:0]    c_emax_d, c_emax_q, c_emax_nrm;  // E + EXP_C
 
@@ -438,8 +449,15 @@ module rill_dot_row
     for (int i = 0; i < B; i++) begin
       logic [39:0] v;
       v = d_val_q[i];
-      for (int s = NSH_D; s < 3; s++) begin
-        v = shr(v, d_nl_q[i], d_sh_q[i] & (6'd3 << (2 * s)));
+      if (NSH_D == 0) begin
+        // the whole shift here: two 8-way levels (an 8:1 select is two LUTs and a MUXF7,
+        // 1.25 levels, against three levels of 4-way ones)
+        v = shr(v, d_nl_q[i], d_sh_q[i] & 6'o07);
+        v = shr(v, d_nl_q[i], d_sh_q[i] & 6'o70);
+      end else begin
+        for (int s = NSH_D; s < 3; s++) begin
+          v = shr(v, d_nl_q[i], d_sh_q[i] & (6'd3 << (2 * s)));
+        end
       end
       // row = lane value + 2^40 - [negative]: bit 40 is ~sign, nothing above
       rows0[i] = W'({~d_nl_q[i], v});
@@ -471,8 +489,10 @@ module rill_dot_row
       for (genvar l = LA; l < LB; l++) begin : gen_layer
         localparam int unsigned LI  = rows_at(R0, l);
         localparam int unsigned LO  = rows_at(R0, l + 1);
-        localparam int unsigned NG  = LI / 3;
-        localparam int unsigned REM = LI % 3;
+        localparam int unsigned NG  = LI / 6;   // 6:3 counters
+        localparam int unsigned REM = LI % 6;   // rows left over
+        localparam int unsigned RB  = 6 * NG;   // the first of them
+        localparam int unsigned YB  = 3 * NG;   // where their outputs go
         logic [LI-1:0][W-1:0] a;
         logic [LO-1:0][W-1:0] y;
         if (l == LA) begin : gen_a_in
@@ -480,12 +500,19 @@ module rill_dot_row
         end else begin : gen_a_prev
           assign a = gen_layer[l-1].y;
         end
-        for (genvar g = 0; g < NG; g++) begin : gen_fa
-          assign y[2*g]   = a[3*g] ^ a[3*g+1] ^ a[3*g+2];
-          assign y[2*g+1] = maj3(a[3*g], a[3*g+1], a[3*g+2]) << 1;
+        for (genvar g = 0; g < NG; g++) begin : gen_c63
+          assign y[3*g +: 3] = cnt63(a[6*g], a[6*g+1], a[6*g+2], a[6*g+3], a[6*g+4], a[6*g+5]);
         end
-        if (REM > 0) begin : gen_pass
-          assign y[LO-1 -: REM] = a[LI-1 -: REM];
+        if (REM == 5) begin : gen_c53
+          assign y[YB +: 3] = cnt63(a[RB], a[RB+1], a[RB+2], a[RB+3], a[RB+4], '0);
+        end else if (REM >= 3) begin : gen_fa
+          assign y[YB]   = a[RB] ^ a[RB+1] ^ a[RB+2];
+          assign y[YB+1] = maj3(a[RB], a[RB+1], a[RB+2]) << 1;
+          if (REM == 4) begin : gen_pass1
+            assign y[YB+2] = a[RB+3];
+          end
+        end else if (REM > 0) begin : gen_pass
+          assign y[YB +: REM] = a[RB +: REM];
         end
       end
       assign r_out = gen_layer[LB-1].y;

@@ -174,13 +174,7 @@ package rill_pkg;
     logic illegal;  // bit 0
   } status_t;
 
-  // ---- latencies, issue to readable (isa.Timing); t = tree_stages(B) ----
-  function automatic int unsigned lat_mac(int unsigned t);
-    return 12 + 2 * t;
-  endfunction
-  function automatic int unsigned lat_mac_acc_read(int unsigned t);
-    return 6 + 2 * t;
-  endfunction
+  // ---- latencies, issue to readable (isa.Timing) ----
   localparam int unsigned ADD_STAGES = 4;  // register stages per unit
   localparam int unsigned MUL_STAGES = 3;
   localparam int unsigned ACT_STAGES = 6;
@@ -193,8 +187,63 @@ package rill_pkg;
   function automatic int unsigned rmax_stages(int unsigned block_size);
     return 2 * $clog2(block_size);
   endfunction
-  function automatic int unsigned dot_stages(int unsigned t);
-    return 6 + 2 * t;
+  // rill_dot_row: S1, T - 1 X, D, the CMP stages, CPA, LZ, NRM, R1, R2 (isa.dot_stages)
+  function automatic int unsigned cmp_stages(int unsigned b);
+    case (b)
+      4: return 1;
+      8: return 2;
+      16: return 2;
+      32: return 2;
+      64: return 3;
+      128: return 3;
+      default: return 0;
+    endcase
+  endfunction
+  function automatic int unsigned cmp_layers_in(int unsigned b, int unsigned c);
+    case (b)
+      4: case (c)
+        0: return 2;
+        default: return 0;
+      endcase
+      8: case (c)
+        0: return 0;
+        1: return 3;
+        default: return 0;
+      endcase
+      16: case (c)
+        0: return 0;
+        1: return 4;
+        default: return 0;
+      endcase
+      32: case (c)
+        0: return 1;
+        1: return 4;
+        default: return 0;
+      endcase
+      64: case (c)
+        0: return 1;
+        1: return 3;
+        2: return 2;
+        default: return 0;
+      endcase
+      128: case (c)
+        0: return 1;
+        1: return 3;
+        2: return 3;
+        default: return 0;
+      endcase
+      default: return 0;
+    endcase
+  endfunction
+  function automatic int unsigned dot_stages(int unsigned b);
+    return 6 + tree_stages(b) + cmp_stages(b);
+  endfunction
+  // a MAC: the dot row, then the accumulate add; its acc is read as the dot sum leaves
+  function automatic int unsigned lat_mac(int unsigned b);
+    return dot_stages(b) + ADD_STAGES + 2;
+  endfunction
+  function automatic int unsigned lat_mac_acc_read(int unsigned b);
+    return dot_stages(b);
   endfunction
   localparam int unsigned LAT_ADD = 6;
   localparam int unsigned LAT_MUL = 5;

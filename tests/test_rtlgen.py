@@ -14,12 +14,13 @@ def test_package_carries_contract_values():
         assert f"V_{op.name} = {isa.V_OP_BITS}'d{int(op)}" in text
     for op in isa.MOp:
         assert f"M_{op.name} = {isa.M_OP_BITS}'d{int(op)}" in text
-    # B = 64, T = 3: the MAC is the dot row then the fp32 accumulate add (docs/architecture.md)
+    # B = 64: the MAC is the dot row then the fp32 accumulate add (docs/architecture.md)
     tm = isa.Timing.of(Config(1, 64))
-    d = isa.dot_stages(3)
-    assert (tm.mac, tm.mac_acc_read) == (d + isa.ADD_STAGES + 2, d)
-    a0, a1 = isa.dot_stages(0), isa.dot_stages(1) - isa.dot_stages(0)
-    assert f"return {a0} + {a1} * t;" in text
+    d = isa.dot_stages(64)
+    assert (d, tm.mac, tm.mac_acc_read) == (12, d + isa.ADD_STAGES + 2, d)
+    assert "return 6 + tree_stages(b) + cmp_stages(b);" in text
+    for b in rtlgen.BLOCK_SIZES:
+        assert f"      {b}: return {isa.cmp_stages(b)};" in text
     assert f"ADD_STAGES = {isa.ADD_STAGES};" in text and f"LAT_ADD = {tm.add};" in text
     assert f"F_ALIGN = {numerics.F_ALIGN};" in text
 
@@ -56,3 +57,18 @@ def test_package_carries_load_port_status_and_fields():
     for name, _ in isa.fields(Config(1, 8)):
         assert f"function automatic int unsigned f_{name}_lsb(" in text
         assert f"function automatic int unsigned f_{name}_bits(" in text
+
+
+def test_compression_plan():
+    """The dot row's compression layers (6:3 counters, the rest by a 5:3 counter, a 3:2 adder
+    or as they are) and the CMP stages isa.CMP_PLAN spreads them over (docs/architecture.md)."""
+    assert [isa.cmp_rows_after(r) for r in range(12)] == [0, 1, 2, 2, 3, 3, 3, 4, 5, 5, 6, 6]
+    # B = 64: 64 lanes, 11 counts and a constant: 76 -> 39 -> 20 -> 11 -> 6 -> 3 -> 2
+    assert isa.cmp_layers(64) == 6
+    for b in rtlgen.BLOCK_SIZES:  # the plan takes every layer
+        assert sum(isa.CMP_PLAN[b]) == isa.cmp_layers(b) and min(isa.CMP_PLAN[b][1:], default=1) > 0
+    # the 3:2 layers took T stages: B = 32 and 128 gain one, the others none
+    assert [isa.cmp_stages(1 << k) for k in range(2, 8)] == [1, 2, 2, 2, 3, 3]
+    assert [isa.dot_stages(1 << k) for k in range(2, 8)] == [8, 10, 10, 11, 12, 13]
+    text = rtlgen.gen_pkg()
+    assert "      32: case (c)\n        0: return 1;\n        1: return 4;" in text

@@ -178,11 +178,40 @@ def rmax_stages(block_size: int) -> int:
     return 2 * (block_size.bit_length() - 1)
 
 
-def dot_stages(tree_stages: int) -> int:
-    """Register stages of rill_dot_row for a tree of `tree_stages` pipeline stages (T): S1,
-    T - 1 exponent-maximum stages, D (alignment), T compression stages (3:2 layers), CPA, LZ,
+# rill_dot_row's compression: its B lanes, ceil(B / 6) negative-lane counts and a constant
+# reduced to two rows by layers of 6:3 counters (each output bit a function of six input
+# bits), the 1 to 5 rows left over by a 5:3 counter (5) or a 3:2 full adder (3 or 4). The
+# first CMP stage also holds the alignment's two 8-way shift levels. Layers per CMP stage, as
+# `rill synth rill_dot_row -b B` measured them (docs/architecture.md, "Matrix unit": B = 32
+# in two stages 5.4 levels; B = 64 in two measured 6.25 with five layers in the second
+# stage and 7 with two in the first, so it keeps three). B = 4 is not measured: it keeps its
+# one stage.
+CMP_PLAN = {4: (2,), 8: (0, 3), 16: (0, 4), 32: (1, 4), 64: (1, 3, 2), 128: (1, 3, 3)}
+
+
+def cmp_rows_after(rows: int) -> int:
+    """Rows out of one compression layer (rill_dot_row's `rows_after`)."""
+    return 3 * (rows // 6) + (0, 1, 2, 2, 3, 3)[rows % 6]
+
+
+def cmp_layers(block_size: int) -> int:
+    """Compression layers from the rows entering CMP down to two."""
+    rows, n = block_size + (block_size + 5) // 6 + 1, 0
+    while rows > 2:
+        rows, n = cmp_rows_after(rows), n + 1
+    return n
+
+
+def cmp_stages(block_size: int) -> int:
+    """rill_dot_row's CMP stages (CMP_PLAN: B = 4: 1; 8 to 32: 2; 64 and 128: 3)."""
+    return len(CMP_PLAN[block_size])
+
+
+def dot_stages(block_size: int) -> int:
+    """Register stages of rill_dot_row for B = `block_size` and T = Config.tree_stages: S1,
+    T - 1 exponent-maximum stages, D (alignment), cmp_stages(B) compression stages, CPA, LZ,
     NRM, R1, R2 (rtl/rill_dot_row.sv)."""
-    return 6 + 2 * tree_stages
+    return 6 + Config(1, block_size).tree_stages + cmp_stages(block_size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,7 +246,7 @@ class Timing:
 
     @classmethod
     def of(cls, config: Config) -> Timing:
-        d = dot_stages(config.tree_stages)
+        d = dot_stages(config.block_size)
         # x enters the dot row in cycle 1; the block sum leaves it (and acc enters the add,
         # read one cycle earlier) in cycle 1 + d; WB in cycle 1 + d + ADD_STAGES
         return cls(mac=d + ADD_STAGES + 2, mac_acc_read=d,

@@ -77,21 +77,35 @@ def _check_width_functions() -> None:
                 raise AssertionError(f"SV {name}({v}) != Config's {ref(v)}")
 
 
-def _mac_latency_fit() -> tuple[tuple[int, int], tuple[int, int]]:
-    """(a, b) with Timing.mac = a + b*T and Timing.mac_acc_read = a' + b'*T, fitted over
-    every block size and verified."""
-    pts = []
-    for k in range(2, 8):
-        c = Config(1, 1 << k)
+BLOCK_SIZES = [1 << k for k in range(2, 8)]  # the block sizes the SV functions cover
+
+
+def _check_mac_latency() -> None:
+    """The SV latency functions below (dot_stages, lat_mac, lat_mac_acc_read as functions of
+    B) give isa.Timing's values for every block size."""
+    for b in BLOCK_SIZES:
+        c = Config(1, b)
         tm = isa.Timing.of(c)
-        pts.append((c.tree_stages, tm.mac, tm.mac_acc_read))
-    (t0, m0, r0), (t1, m1, r1) = pts[0], next(p for p in pts if p[0] != pts[0][0])
-    bm, br = (m1 - m0) // (t1 - t0), (r1 - r0) // (t1 - t0)
-    am, ar = m0 - bm * t0, r0 - br * t0
-    for t, m, r in pts:
-        if (am + bm * t, ar + br * t) != (m, r):
-            raise AssertionError("isa.Timing MAC latency is not linear in tree_stages")
-    return (am, bm), (ar, br)
+        d = 6 + c.tree_stages + isa.cmp_stages(b)
+        if (d, d + isa.ADD_STAGES + 2, d) != (isa.dot_stages(b), tm.mac, tm.mac_acc_read):
+            raise AssertionError(f"isa.Timing MAC latency at B = {b} is not the SV formula")
+
+
+def _cmp_stages_sv() -> list[str]:
+    """isa.CMP_PLAN as two SV functions: the CMP stages of B, and the compression layers in
+    CMP stage c."""
+    L = ["  function automatic int unsigned cmp_stages(int unsigned b);", "    case (b)"]
+    L += [f"      {b}: return {isa.cmp_stages(b)};" for b in BLOCK_SIZES]
+    L += ["      default: return 0;", "    endcase", "  endfunction",
+          "  function automatic int unsigned cmp_layers_in(int unsigned b, int unsigned c);",
+          "    case (b)"]
+    for b in BLOCK_SIZES:
+        plan = isa.CMP_PLAN[b]
+        L += [f"      {b}: case (c)"]
+        L += [f"        {c}: return {n};" for c, n in enumerate(plan)]
+        L += ["        default: return 0;", "      endcase"]
+    L += ["      default: return 0;", "    endcase", "  endfunction"]
+    return L
 
 
 def _enum(name: str, prefix: str, bits_name: str, bits: int, members) -> list[str]:
@@ -207,7 +221,7 @@ def _isa_sections() -> list[str]:
 
 def gen_pkg() -> str:
     _check_width_functions()
-    (am, bm), (ar, br) = _mac_latency_fit()
+    _check_mac_latency()
     tm = isa.Timing.of(Config(1, 8))
     L = [HEADER.format("isa.py, config.py, numerics.py").rstrip("\n")]
     L += [
@@ -248,13 +262,7 @@ def gen_pkg() -> str:
     L += _isa_sections()
     L += [
         "",
-        "  // ---- latencies, issue to readable (isa.Timing); t = tree_stages(B) ----",
-        "  function automatic int unsigned lat_mac(int unsigned t);",
-        f"    return {am} + {bm} * t;",
-        "  endfunction",
-        "  function automatic int unsigned lat_mac_acc_read(int unsigned t);",
-        f"    return {ar} + {br} * t;",
-        "  endfunction",
+        "  // ---- latencies, issue to readable (isa.Timing) ----",
         f"  localparam int unsigned ADD_STAGES = {isa.ADD_STAGES};  // register stages per unit",
         f"  localparam int unsigned MUL_STAGES = {isa.MUL_STAGES};",
         f"  localparam int unsigned ACT_STAGES = {isa.ACT_STAGES};",
@@ -267,8 +275,17 @@ def gen_pkg() -> str:
         "  function automatic int unsigned rmax_stages(int unsigned block_size);",
         f"    return {isa.rmax_stages(2)} * $clog2(block_size);",
         "  endfunction",
-        "  function automatic int unsigned dot_stages(int unsigned t);",
-        f"    return {isa.dot_stages(0)} + {isa.dot_stages(1) - isa.dot_stages(0)} * t;",
+        "  // rill_dot_row: S1, T - 1 X, D, the CMP stages, CPA, LZ, NRM, R1, R2 (isa.dot_stages)",
+        *_cmp_stages_sv(),
+        "  function automatic int unsigned dot_stages(int unsigned b);",
+        "    return 6 + tree_stages(b) + cmp_stages(b);",
+        "  endfunction",
+        "  // a MAC: the dot row, then the accumulate add; its acc is read as the dot sum leaves",
+        "  function automatic int unsigned lat_mac(int unsigned b);",
+        "    return dot_stages(b) + ADD_STAGES + 2;",
+        "  endfunction",
+        "  function automatic int unsigned lat_mac_acc_read(int unsigned b);",
+        "    return dot_stages(b);",
         "  endfunction",
         f"  localparam int unsigned LAT_ADD = {tm.add};",
         f"  localparam int unsigned LAT_MUL = {tm.mul};",
