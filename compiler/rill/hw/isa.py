@@ -184,8 +184,8 @@ def rmax_stages(block_size: int) -> int:
 # first CMP stage also holds the alignment's two 8-way shift levels. Layers per CMP stage, as
 # `rill synth rill_dot_row -b B` measured them (docs/architecture.md, "Matrix unit": B = 32
 # in two stages 5.4 levels; B = 64 in two measured 6.25 with five layers in the second
-# stage and 7 with two in the first, so it keeps three). B = 4 is not measured: it keeps its
-# one stage.
+# stage and 7 with two in the first, so it keeps three; B = 128 in three, 5.4). B = 4 is not
+# measured: it keeps its one stage.
 CMP_PLAN = {4: (2,), 8: (0, 3), 16: (0, 4), 32: (1, 4), 64: (1, 3, 2), 128: (1, 3, 3)}
 
 
