@@ -69,7 +69,7 @@ def _check_width_functions() -> None:
         "bank_bits": range(1, 9),
         "idx_bits": [1 << k for k in range(2, 13)],
         "waddr_bits": [1 << k for k in range(1, 17)],
-        "tree_stages": [1 << k for k in range(2, 8)],
+        "tree_stages": BLOCK_SIZES,
     }
     for name, _arg, _body, ref in _sv_width_functions():
         for v in domains[name]:
