@@ -103,3 +103,47 @@ def test_linear_without_bias_and_exact_small_integers():
 def test_mlp_with_residual(cfg):
     program = check(Mlp(), torch.randn(784), CONFIGS[cfg], atol=1e-2)
     assert program.n_in == -(-784 // CONFIGS[cfg].block_size)
+
+
+def _issued_nodes(program) -> set[str]:
+    """The model ops that have at least one instruction in the program."""
+    d = program.debug
+    idx = {int(k) for k in np.unique(d.slots[..., 1]) if k >= 0}
+    return {d.nodes[k].name for k in idx}
+
+
+class _SumThenLinear(nn.Module):
+    """`out(f(x) + g(x))`: both addends one Linear from the input, so neither waits for the
+    other through a matrix op."""
+
+    def __init__(self):
+        super().__init__()
+        self.f, self.g, self.out = nn.Linear(40, 40), nn.Linear(40, 40), nn.Linear(40, 10)
+
+    def forward(self, x):
+        return self.out(self.f(x) + torch.relu(self.g(x)))
+
+
+def test_linear_of_residual_sum_takes_the_early_part_into_its_chain():
+    """`fc3(relu(fc2(h)) + h)`: the ADD is gone (fc3 accumulates W h first, then W relu(..)),
+    the result still matches torch, and the program is shorter than `W (a + b)` by about the
+    ADD it no longer waits for (docs/numerics.md, "Linear of a sum")."""
+    import rill.compile.lower as lower
+
+    cfg = CONFIGS["ia_840f_c3b64"]
+    program = check(Mlp(), torch.randn(784), cfg, atol=1e-2)
+    assert "add" not in _issued_nodes(program) and "fc3" in _issued_nodes(program)
+    saved = lower.Lowering.linear_of_sum
+    try:
+        lower.Lowering.linear_of_sum = lambda *a: None  # the plain form, for comparison
+        plain, _ = compile_model(Mlp(), torch.randn(784), cfg)
+    finally:
+        lower.Lowering.linear_of_sum = saved
+    assert "add" in _issued_nodes(plain)
+    assert program.cycle_count_per_inference() <= plain.cycle_count_per_inference() - 4
+
+
+def test_linear_of_a_sum_of_peers_keeps_the_add():
+    """Neither addend waits for the other: distributing would only add MACs."""
+    program = check(_SumThenLinear(), torch.randn(40), CONFIGS["c2b16"], atol=1e-2)
+    assert "add" in _issued_nodes(program)

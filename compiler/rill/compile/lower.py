@@ -26,6 +26,7 @@ _UNARY = {OpKind.RELU: VOp.RELU, OpKind.SIGMOID: VOp.SIGMOID, OpKind.TANH: VOp.T
           OpKind.ABS: VOp.ABS, OpKind.NEG: VOp.NEG}
 _BINARY = {OpKind.ADD: VOp.ADD, OpKind.SUB: VOp.SUB, OpKind.MUL: VOp.MUL, OpKind.MAX: VOp.MAX,
            OpKind.MIN: VOp.MIN}
+_MATRIX = (OpKind.LINEAR, OpKind.LSTM, OpKind.GRU, OpKind.CONV1D)
 BF16_MAX = (2 - 2**-7) * 2.0**127  # largest finite bf16
 
 
@@ -154,6 +155,57 @@ class Lowering:
         # program must accumulate alike, to the same bits
         split = self.split_factor(len(ids), len(ids[0]))
         return [self.matvec(ids, row, bias, split) for row in x]
+
+    def matrix_depth(self, early: str, late: str) -> int:
+        """The most matrix nodes (Linear, LSTM, GRU, Conv1d) on one path from NNIR node `early`
+        to `late`; -1 if `late` does not depend on `early`. Each is a MAC (`Timing.mac`) that
+        `late`'s value waits for after `early`'s."""
+        nodes = {n.name: n for n in self.g.nodes}
+        memo: dict[str, int] = {}
+        stack = [late]
+        while stack:  # iterative post-order: deep graphs (long sequences) stay off the C stack
+            name = stack[-1]
+            if name in memo:
+                stack.pop()
+                continue
+            if name == early:
+                memo[name] = 0
+                stack.pop()
+                continue
+            todo = [i for i in nodes[name].inputs if i not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            best = max((memo[i] for i in nodes[name].inputs), default=-1)
+            memo[name] = -1 if best < 0 else best + (nodes[name].op in _MATRIX)
+        return memo[late]
+
+    def linear_of_sum(self, add: Node, linear: Node, a: Tensor, b: Tensor) -> Tensor | None:
+        """`linear(a + b)` as `W b + (W a + bias)` when b waits for a through matrix ops (a
+        residual block: `h = f(h) + h`, then a Linear), so that `W a` is summed while b is
+        still being made and no ADD lands between b and the Linear's chains. None when that is
+        not shorter (`docs/numerics.md`, "Linear of a sum")."""
+        for early, late, e, lt in ((add.inputs[0], add.inputs[1], a, b),
+                                   (add.inputs[1], add.inputs[0], b, a)):
+            depth = self.matrix_depth(early, late)
+            if depth <= 0:
+                continue
+            # the early part's chain (its bias first) must be readable by the late chain's
+            # first accumulator read; the ADD it saves costs `add - 1` to a MAC's x read
+            tm, k = self.timing, len(a[0])
+            cost = (k - 1) * tm.macc_distance + tm.mac - tm.mac_acc_read - (tm.add - 1)
+            if cost >= depth * tm.mac:
+                return None
+            check_finite(linear, "weight", linear.weight, bf16=True)
+            check_finite(linear, "bias", linear.bias, bf16=False)
+            ids = self.weight_matrix(linear.weight, linear)
+            bias = self.bias_vals(linear.bias, linear.weight.shape[0])
+            split = self.split_factor(len(ids), len(ids[0]))
+            self.df.node = linear.name
+            return [self.matvec(ids, rl, self.matvec(ids, re, bias, split), split)
+                    for re, rl in zip(e, lt, strict=True)]
+        return None
 
     def lstm(self, node: Node, x: Tensor) -> Tensor:
         from . import lower_rnn as rnn  # (it builds on this module)
@@ -293,6 +345,13 @@ class Lowering:
                     b = [cv for _ in a]
                 else:
                     b = env[node.inputs[1]]
+                fold = users.get(node.name, [])
+                if (node.op is OpKind.ADD and node.const is None and len(fold) == 1
+                        and fold[0].op is OpKind.LINEAR and fold[0].inputs[0] == node.name):
+                    y = self.linear_of_sum(node, fold[0], a, b)
+                    if y is not None:
+                        env[fold[0].name] = y
+                        continue
                 if node.op not in _BINARY:  # div and the compares
                     from .lower_funcs import lower_binary_func
 
