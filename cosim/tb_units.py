@@ -272,6 +272,15 @@ async def fn_random(dut):
 
 
 # ------------------------------------------------------------------------------------ dot_row
+def relu_bf16(x: np.ndarray, relu: np.ndarray) -> np.ndarray:
+    """x ([n, B] bf16 bits) where relu[n] is set: RELU (docs/numerics.md), the x a matrix op
+    with m_relu reads: negative lanes +0 (-0 and -inf too), NaN lanes as they are."""
+    x = np.asarray(x, np.uint32)
+    nan = ((x & 0x7F80) == 0x7F80) & ((x & 0x7F) != 0)
+    kill = (relu[:, None] == 1) & ((x & 0x8000) != 0) & ~nan
+    return np.where(kill, np.uint32(0), x)
+
+
 def dot_ref(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """[n, B] bf16 bits each -> [n] fp32 bits, numerics.block_dot_exact."""
     xf = nx.bf16_bits_to_f32(x)
@@ -294,10 +303,12 @@ async def dot_row_random(dut):
     xi = np.asarray(x, np.int64)
     xe = (xi >> 7) & 0xFF  # x's exponent (already bf16: no rounding carry) and NaN lanes
     xnan = ((xe == 0xFF) & ((xi & 0x7F) != 0)).astype(np.int64)
+    relu = (r.random(n) < 0.3).astype(np.int64)  # m_relu: the op reads RELU(x)
     got = await stream(dut, {"x_i": pack(x, 16), "x_e_i": pack(xe, 8), "x_rc_i": [0] * len(x),
-                             "x_nan_i": pack_bits(xnan), "w_i": pack(w, 16)}, ["y_o"],
-                       latency=depth)
-    compare(dut, f"dot_row B={b}", np.array(got["y_o"]), dot_ref(x, w), x, w)
+                             "x_nan_i": pack_bits(xnan), "x_relu_i": relu.tolist(),
+                             "w_i": pack(w, 16)}, ["y_o"], latency=depth)
+    compare(dut, f"dot_row B={b}", np.array(got["y_o"]), dot_ref(relu_bf16(x, relu), w), x, w,
+            relu)
 
 
 # ------------------------------------------------------------------------------------ matrix
@@ -318,7 +329,8 @@ async def matrix_unit_random(dut):
     low = np.where(r.random((n, b)) < 0.2, np.uint32(0x8000), low)
     low = np.where(r.random((n, b)) < 0.2, np.uint32(0), low)
     x = (xb << 16) | low
-    x_ref = nx.f32_to_bf16_bits(f32(x)).astype(np.uint32)
+    relu = (r.random(n) < 0.3).astype(np.int64)  # m_relu: the op reads RELU(bf16(x))
+    x_ref = relu_bf16(nx.f32_to_bf16_bits(f32(x)), relu)
     dot = np.empty((n, b), dtype=np.float32)
     xf, wf = nx.bf16_bits_to_f32(x_ref), nx.bf16_bits_to_f32(w)
     for s in range(0, n, 5000):
@@ -336,6 +348,7 @@ async def matrix_unit_random(dut):
         dut,
         {
             "x_i": pack(x, 32) + pad,
+            "x_relu_i": relu.tolist() + pad,
             "w_i": pack(w.reshape(n, b * b), 16) + pad,
             "acc_i": pad + pack(np.where(acc_en[:, None] == 1, acc, np.uint32(0x80000000)), 32),
         },
@@ -343,7 +356,7 @@ async def matrix_unit_random(dut):
         latency=tm.mac - 2,  # x in cycle 1, y_o (WB) in cycle mac - 1
     )
     y = unpack(got["y_o"][:n], b, 32)
-    compare(dut, f"matrix_unit B={b}", y, want, x, acc, acc_en)
+    compare(dut, f"matrix_unit B={b}", y, want, x, acc, acc_en, relu)
 
 
 # ------------------------------------------------------------------------------------ vector

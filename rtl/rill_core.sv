@@ -43,6 +43,7 @@ module rill_core
   localparam int unsigned MAccW       = f_m_acc_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
   localparam int unsigned MDstLsb     = f_m_dst_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
   localparam int unsigned MDstW       = f_m_dst_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
+  localparam int unsigned MReluLsb    = f_m_relu_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
   localparam int unsigned VOpLsb      = f_v_op_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
   localparam int unsigned VOpW        = f_v_op_bits(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
   localparam int unsigned VALsb       = f_v_a_lsb(NUM_CORES, RF_DEPTH, WEIGHT_DEPTH),
@@ -116,7 +117,7 @@ module rill_core
   logic [AddrW-1:0]   m_x, m_acc, v_a, v_b;
   logic [IdxW-1:0]    m_dst, v_dst;
   v_op_e              v_op;
-  logic               m_live, m_macc, v_live, v_uses_b, issue;
+  logic               m_live, m_macc, m_relu, v_live, v_uses_b, issue;
   logic               bad_mop, bad_vop, bad_bank;
 
   rill_imem #(
@@ -147,6 +148,7 @@ module rill_core
     m_x   = bundle[MXLsb +: MXW];
     m_acc = bundle[MAccLsb +: MAccW];
     m_dst = bundle[MDstLsb +: MDstW];
+    m_relu = bundle[MReluLsb];
     v_op  = v_op_e'(bundle[VOpLsb +: VOpW]);
     v_a   = bundle[VALsb +: VAW];
     v_b   = bundle[VBLsb +: VBW];
@@ -359,12 +361,25 @@ module rill_core
   // ---------------------------------------------------------------------------------------
   // datapath units
 
+  // m_relu: the op reads RELU(bf16(x)) (isa.Bundle.m_relu); x reaches the matrix unit's S1
+  // from the read register in the cycle after issue, the flag from this register
+  logic x_relu_q;
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      x_relu_q <= 1'b0;
+    end else begin
+      x_relu_q <= m_relu;
+    end
+  end
+
   rill_matrix_unit #(
     .B(B)
   ) u_matrix (
     .clk_i,
     .rst_ni,
     .x_i     (rd_data[0]),
+    .x_relu_i(x_relu_q),
     .w_i     (wblock),
     .acc_i   (rd_data[1]),
     .y_o     (mat_y),

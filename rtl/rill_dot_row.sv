@@ -54,6 +54,9 @@ module rill_dot_row
   // rounded significand (its exponent field is not read). A bench driving bf16 x: x_nan =
   // x_i is a NaN.
   input  logic [B-1:0]        x_nan_i,
+  // the op reads RELU(x) (isa.Bundle.m_relu): a negative x lane that is no NaN (-inf and -0
+  // included) is a zero lane, as RELU's +0 would be; a NaN stays NaN
+  input  logic                x_relu_i,
   input  logic [B-1:0][15:0]  w_i,
   output logic [31:0]         y_o
 );
@@ -212,15 +215,16 @@ module rill_dot_row
   // one lane: x's exponent before rounding and the rounding's carry, x's NaN flag, x's sign
   // and rounded significand, and w
   function automatic s1_t s1_unpack(logic [7:0] xe, logic x_rc, logic x_nan, logic xs,
-                                    logic [6:0] xm, logic [15:0] w);
+                                    logic [6:0] xm, logic [15:0] w, logic relu);
     s1_t        o;
     logic [7:0] we;
     logic [6:0] wm;
-    logic       xff, wff, xz;
-    we  = w[14:7];
-    wm  = w[6:0];
-    xff = (xe == 8'hFF) || (xe == 8'hFE && x_rc);  // the rounded exponent is all ones
-    xz  = (xe == 8'd0) && !x_rc;  // the rounded exponent is zero (DAZ)
+    logic       xff, wff, xz, kill;
+    we   = w[14:7];
+    wm   = w[6:0];
+    kill = relu && xs;  // RELU: x < 0 reads as zero (a NaN keeps its class below)
+    xff  = ((xe == 8'hFF) || (xe == 8'hFE && x_rc)) && !kill;  // rounded exponent all ones
+    xz   = ((xe == 8'd0) && !x_rc) || kill;  // the rounded exponent is zero (DAZ), or RELU
     wff = we == 8'hFF;
     o.key.live  = !xz && !xff && !x_nan && (we != 8'd0) && !wff;
     // q = xe + we as a carry-select on the rounding's carry (x_e_i, x_rc_i above): before
@@ -247,7 +251,7 @@ module rill_dot_row
   always_ff @(posedge clk_i) begin
     for (int i = 0; i < B; i++) begin
       {s1_key_q[i], s1_lane_q[i]} <= s1_unpack(x_e_i[i], x_rc_i[i], x_nan_i[i], x_i[i][15],
-                                               x_i[i][6:0], w_i[i]);
+                                               x_i[i][6:0], w_i[i], x_relu_i);
     end
   end
 

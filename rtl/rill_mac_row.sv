@@ -11,6 +11,7 @@ module rill_mac_row #(
   input  logic [B-1:0][7:0]  x_e_i,
   input  logic [B-1:0]       x_rc_i,
   input  logic [B-1:0]       x_nan_i,
+  input  logic               x_relu_i,  // RELU on x: negative non-NaN lanes read as zero
   input  logic [B-1:0][15:0] w_i,      // row r of the weight block
   input  logic [31:0]        acc_i,    // the accumulator, when the dot product leaves
   output logic [31:0]        y_o,      // acc_i + the dot product, ADD_STAGES later
@@ -25,6 +26,7 @@ module rill_mac_row #(
     .x_e_i,
     .x_rc_i,
     .x_nan_i,
+    .x_relu_i,
     .w_i,
     .y_o (dot)
   );

@@ -23,6 +23,7 @@ module rill_matrix_unit
   input  logic                      clk_i,
   input  logic                      rst_ni,
   input  logic [B-1:0][31:0]        x_i,
+  input  logic                      x_relu_i,  // the op reads RELU(bf16(x)): S1 zeroes x < 0
   input  logic [B-1:0][B-1:0][15:0] w_i,
   input  logic [B-1:0][31:0]        acc_i,
   output logic [B-1:0][31:0]        y_o,
@@ -63,6 +64,7 @@ module rill_matrix_unit
       .x_e_i   (x_e),
       .x_rc_i  (x_rc),
       .x_nan_i (x_nan),
+      .x_relu_i,
       .w_i     (w_i[r]),
       .acc_i   (acc_i[r]),
       .y_o     (y_o[r]),

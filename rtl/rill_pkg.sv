@@ -105,32 +105,38 @@ package rill_pkg;
   function automatic int unsigned f_m_dst_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
     return idx_bits(rf_depth);
   endfunction
-  function automatic int unsigned f_v_op_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+  function automatic int unsigned f_m_relu_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
     return M_OP_BITS + waddr_bits(weight_depth) + 2 * addr_bits(cores, rf_depth) + idx_bits(rf_depth);
+  endfunction
+  function automatic int unsigned f_m_relu_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return 1;
+  endfunction
+  function automatic int unsigned f_v_op_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
+    return M_OP_BITS + waddr_bits(weight_depth) + 2 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + 1;
   endfunction
   function automatic int unsigned f_v_op_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
     return V_OP_BITS;
   endfunction
   function automatic int unsigned f_v_a_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
-    return M_OP_BITS + waddr_bits(weight_depth) + 2 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + V_OP_BITS;
+    return M_OP_BITS + waddr_bits(weight_depth) + 2 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + 1 + V_OP_BITS;
   endfunction
   function automatic int unsigned f_v_a_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
     return addr_bits(cores, rf_depth);
   endfunction
   function automatic int unsigned f_v_b_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
-    return M_OP_BITS + waddr_bits(weight_depth) + 3 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + V_OP_BITS;
+    return M_OP_BITS + waddr_bits(weight_depth) + 3 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + 1 + V_OP_BITS;
   endfunction
   function automatic int unsigned f_v_b_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
     return addr_bits(cores, rf_depth);
   endfunction
   function automatic int unsigned f_v_dst_lsb(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
-    return M_OP_BITS + waddr_bits(weight_depth) + 4 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + V_OP_BITS;
+    return M_OP_BITS + waddr_bits(weight_depth) + 4 * addr_bits(cores, rf_depth) + idx_bits(rf_depth) + 1 + V_OP_BITS;
   endfunction
   function automatic int unsigned f_v_dst_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
     return idx_bits(rf_depth);
   endfunction
   function automatic int unsigned bundle_bits(int unsigned cores, int unsigned rf_depth, int unsigned weight_depth);
-    return M_OP_BITS + waddr_bits(weight_depth) + 4 * addr_bits(cores, rf_depth) + 2 * idx_bits(rf_depth) + V_OP_BITS;
+    return M_OP_BITS + waddr_bits(weight_depth) + 4 * addr_bits(cores, rf_depth) + 2 * idx_bits(rf_depth) + 1 + V_OP_BITS;
   endfunction
   /* verilator lint_on UNUSEDSIGNAL */
 

@@ -239,7 +239,11 @@ def test_old_file_refused_and_tampered_table_rejected(nnirs):
     old = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
     with pytest.raises(rill.LoadError, match="recompile"):
         rill.Program.load_bytes(old)
-    assert FORMAT_VERSION == 5
+    struct.pack_into("<I", body, 4, 5)  # a version-5 file: bundles without m_relu
+    old = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+    with pytest.raises(rill.LoadError, match="m_relu bit.*recompile"):
+        rill.Program.load_bytes(old)
+    assert FORMAT_VERSION == 6
     # overlapping register ranges: the table no longer isolates the models
     bad = dataclasses.replace(prog, models=(prog.models[0], dataclasses.replace(
         prog.models[1], reg_lo=prog.models[0].reg_lo)))

@@ -147,3 +147,51 @@ def test_linear_of_a_sum_of_peers_keeps_the_add():
     """Neither addend waits for the other: distributing would only add MACs."""
     program = check(_SumThenLinear(), torch.randn(40), CONFIGS["c2b16"], atol=1e-2)
     assert "add" in _issued_nodes(program)
+
+
+class _ReluBetween(nn.Module):
+    """A ReLU read by a Linear only (folded away), and one read by a Linear and an ADD too
+    (kept for the ADD, folded into the Linear's reads)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(20, 24), nn.Linear(24, 24), nn.Linear(24, 8)
+
+    def forward(self, x):
+        h = torch.relu(self.a(x * 4))  # x * 4: the specials below overflow to +-inf too
+        g = torch.relu(self.b(h))
+        return self.c(g) + g[..., :8]
+
+
+def test_relu_folded_into_matrix_reads_gives_the_relu_ops_bits():
+    """fold_relu (isa m_relu) changes no bit: the same model compiled without the fold gives
+    the same output bits, on ordinary inputs and on inputs holding -inf, NaN, -0 and huge
+    values; a RELU that only Linears read is gone, one an ADD reads stays."""
+    import rill.compile.compiler as compiler
+    from rill.hw import isa
+
+    torch.manual_seed(3)
+    model, cfg = _ReluBetween(), CONFIGS["c2b16"]
+    x = torch.randn(4, 20)
+    x[1, :5] = torch.tensor([float("-inf"), float("nan"), -0.0, 3e38, -3e38])
+    x[2, 3] = float("inf")
+    folded, expected = compile_model(model, x, cfg)
+    saved = compiler.fold_relu
+    try:
+        compiler.fold_relu = lambda df: 0
+        plain, _ = compile_model(model, x, cfg)
+    finally:
+        compiler.fold_relu = saved
+
+    def relus(p):
+        b = [isa.decode(raw, p.config) for raw in p.bundles]
+        return (sum(x.v_op == isa.VOp.RELU for core in b for x in core),
+                sum(x.m_relu for core in b for x in core))
+
+    (v_plain, m_plain), (v_fold, m_fold) = relus(plain), relus(folded)
+    assert m_plain == 0 and v_fold < v_plain and m_fold > 0 and v_fold > 0
+    assert folded.cycle_count_per_inference() < plain.cycle_count_per_inference()
+    y_fold, y_plain = folded.to_vm().run(x.numpy()), plain.to_vm().run(x.numpy())
+    assert np.array_equal(y_fold.view(np.uint32), y_plain.view(np.uint32))
+    ok = torch.isfinite(x).all(dim=1) & (x.abs() < 1e30).all(dim=1)
+    torch.testing.assert_close(torch.from_numpy(y_fold)[ok], expected[ok], atol=2e-2, rtol=1e-2)

@@ -11,6 +11,7 @@ from ..hw.numerics import f32_bits, f32_to_bf16_bits
 from ..ir import Graph, verify
 from ..ir.conv import torch_shape
 from ..ir.dce import eliminate_dead_nodes
+from .dataflow import fold_relu
 from .debuginfo import ScheduleNote, build_debug
 from .emit import emit, verify_schedule
 from .lower import lower
@@ -32,6 +33,7 @@ def compile_graph(graph: Graph, config: Config, name: str | None = None,
         raise ConfigError(f"scheduler {scheduler!r}: expected one of {', '.join(SCHEDULERS)}")
     graph = verify(eliminate_dead_nodes(verify(graph)))
     df, layout = lower(graph, config.num_cores, config.block_size)
+    fold_relu(df)
     _check_weights_fit(df.weight_core, config)
     if len(df.outputs) > config.out_fifo_depth:
         raise AllocationError(

@@ -44,6 +44,7 @@ class Op:
     wblock: int = -1  # global weight block id (matrix ops)
     after: Op | None = None  # must issue at least a cycle after this op (OUT order)
     pin: tuple | None = None
+    x_relu: bool = False  # a matrix op reading RELU(bf16(x)) (isa.Bundle.m_relu; fold_relu)
     node: str = ""  # the NNIR node it was lowered from (Program.debug, rill trace / report)
     detail: str = ""  # a finer scope within that node, e.g. "layer 1"
 
@@ -104,3 +105,36 @@ class Dataflow:
         o = self.op(VOp.OUT, v)
         o.after = self.outputs[-1] if self.outputs else None
         self.outputs.append(o)
+
+
+def fold_relu(df: Dataflow) -> int:
+    """Fold RELU ops into the matrix ops that read them (`isa.Bundle.m_relu`: the matrix unit
+    zeroes x's negative lanes in its first stage, docs/isa.md), so a ReLU between two Linears
+    costs no cycle: the MAC reads the ReLU's operand. A RELU left without readers (every one
+    a matrix op's x) is dropped; one that an OUT, a vector op or a MACC's accumulator reads
+    stays for them. Op ids are renumbered (they are list indices). Returns the RELUs
+    dropped."""
+    def is_relu(o: Op | None) -> bool:
+        return o is not None and not o.is_matrix and o.opcode == VOp.RELU and o.pin is None
+
+    def relu_of(v: Val) -> Op | None:
+        return v.producer if is_relu(v.producer) else None
+
+    for o in df.ops:
+        if o.is_matrix:
+            x, r = o.operands[0], relu_of(o.operands[0])
+            while r is not None:  # RELU(RELU(x)) = RELU(x)
+                x, o.x_relu = r.operands[0], True
+                r = relu_of(x)
+            o.operands = (x, *o.operands[1:])
+    read = {id(v) for o in df.ops for v in o.operands}
+    keep = [o for o in df.ops if not is_relu(o) or id(o.out) in read] \
+        if any(o.x_relu for o in df.ops) else df.ops
+    dropped = len(df.ops) - len(keep)
+    if dropped:
+        # a dropped RELU's operand may itself be a RELU read only by it: drop to a fixpoint
+        df.ops = keep
+        for i, o in enumerate(df.ops):
+            o.id = i
+        dropped += fold_relu(df)
+    return dropped

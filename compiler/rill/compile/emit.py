@@ -17,7 +17,7 @@ def emit(df: Dataflow, sch: Schedule, addr: dict[int, int], config: Config) -> l
         s = slots[sch.core[o.id]][sch.issue[o.id]]
         if o.is_matrix:
             s.update(m_op=int(o.opcode), m_w=wcore_addr[o.wblock], m_x=addr[id(o.operands[0])],
-                     m_dst=addr[id(o.out)] & (config.rf_depth - 1))
+                     m_dst=addr[id(o.out)] & (config.rf_depth - 1), m_relu=int(o.x_relu))
             if o.is_macc:
                 s["m_acc"] = addr[id(o.operands[1])]
         else:

@@ -26,10 +26,12 @@ from .debuginfo import DebugInfo
 from .validate import validate_program
 
 MAGIC = b"RILL"
-FORMAT_VERSION = 5  # 2 added the channels-first layout flags; 3 the 4-bit v_op; 4 the 5-bit
-# v_op (isa.V_OP_BITS, vector unit v3); 5 the model table (several models in one program)
+FORMAT_VERSION = 6  # 2 added the channels-first layout flags; 3 the 4-bit v_op; 4 the 5-bit
+# v_op (isa.V_OP_BITS, vector unit v3); 5 the model table (several models in one program); 6
+# the m_relu bit (a ReLU folded into its matrix-op readers), which moves the vector fields
 OLD_BUNDLE_VERSIONS = {1: 3, 2: 3, 3: 4}  # version -> its v_op bits: refused (recompile)
 NO_MODEL_TABLE_VERSIONS = (4,)  # the bundles of today, no model table: refused (recompile)
+NO_M_RELU_VERSIONS = (5,)  # bundles without the m_relu bit: refused (recompile)
 
 
 _TORCH_FLOATS = ("torch.float32", "torch.float64", "torch.float16", "torch.bfloat16")
@@ -424,6 +426,9 @@ class Program:
         if version in NO_MODEL_TABLE_VERSIONS:
             raise LoadError(f"{origin}: format version {version} has no model table; this "
                             f"rill reads {FORMAT_VERSION}: recompile")
+        if version in NO_M_RELU_VERSIONS:
+            raise LoadError(f"{origin}: format version {version} has bundles without the "
+                            f"m_relu bit; this rill reads {FORMAT_VERSION}: recompile")
         if version != FORMAT_VERSION:
             raise LoadError(f"{origin}: format version {version}, this rill reads {FORMAT_VERSION}")
         body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])

@@ -4,7 +4,8 @@ Counters of our own, in two kinds:
 
 - static bins, exact from the issued program (the bundles of every core in issue order; there
   are no stalls, so the static schedule is the timing), counted once per inference run:
-  `op.<slot>.<OP>` every opcode per slot (`op.bundle.NOP`: both slots NOP);
+  `op.<slot>.<OP>` every opcode per slot (`op.bundle.NOP`: both slots NOP; `op.m.MAC.relu`,
+  `op.m.MACC.relu`: with m_relu, a ReLU folded into the matrix op's x read);
   `bank.c<N>.<operand>.<bank>` every source bank per operand (m_x, m_acc, v_a, v_b) on a config
   of N cores (`const`, `input`, `M<c>` / `V<c>` the matrix / vector bank of core c);
   `dist.<producer>.<slack>` result-to-use distance: the read cycle minus the producer's write
@@ -93,6 +94,7 @@ def bank_label(bank: int) -> str:
 def static_bins(num_cores: int) -> list[str]:
     """The static bins of a config of `num_cores` cores, in report order."""
     bins = [f"op.m.{op.name}" for op in isa.MOp] + [f"op.v.{op.name}" for op in isa.VOp]
+    bins += ["op.m.MAC.relu", "op.m.MACC.relu"]
     bins.append("op.bundle.NOP")
     banks = [bank_label(b) for b in range(2 + 2 * num_cores)]
     bins += [f"bank.c{num_cores}.{o}.{b}" for o in OPERANDS for b in banks]
@@ -126,6 +128,8 @@ def analyze(program: Program) -> collections.Counter:
             if m == isa.MOp.NOP and v == isa.VOp.NOP:
                 hits["op.bundle.NOP"] += 1
             if m != isa.MOp.NOP:
+                if b.m_relu:
+                    hits[f"op.m.{m.name}.relu"] += 1
                 op = (core, pc, "m")
                 m_ops.append((pc, op, m))
                 reads.append((pc, "m_x", b.m_x, op))

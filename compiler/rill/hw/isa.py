@@ -312,6 +312,7 @@ FIELD_LAYOUT: tuple[tuple[str, str], ...] = (
     ("m_x", "addr"),
     ("m_acc", "addr"),
     ("m_dst", "idx"),
+    ("m_relu", "flag"),
     ("v_op", "v_op"),
     ("v_a", "addr"),
     ("v_b", "addr"),
@@ -321,7 +322,7 @@ FIELD_LAYOUT: tuple[tuple[str, str], ...] = (
 
 def field_width_kinds(config: Config) -> dict[str, int]:
     """The width of each FIELD_LAYOUT kind for `config`."""
-    return {"m_op": M_OP_BITS, "v_op": V_OP_BITS, "waddr": config.waddr_bits,
+    return {"m_op": M_OP_BITS, "v_op": V_OP_BITS, "flag": 1, "waddr": config.waddr_bits,
             "addr": config.addr_bits, "idx": config.idx_bits}
 
 
@@ -348,6 +349,7 @@ class Bundle:
     m_x: int = 0
     m_acc: int = 0
     m_dst: int = 0
+    m_relu: int = 0  # the matrix op reads RELU(bf16(rf[m_x])): a ReLU folded into its consumer
     v_op: int = 0
     v_a: int = 0
     v_b: int = 0

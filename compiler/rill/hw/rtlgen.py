@@ -122,6 +122,7 @@ def _enum(name: str, prefix: str, bits_name: str, bits: int, members) -> list[st
 _FIELD_KIND_SV = {
     "m_op": "M_OP_BITS",
     "v_op": "V_OP_BITS",
+    "flag": "1",
     "waddr": "waddr_bits(weight_depth)",
     "addr": "addr_bits(cores, rf_depth)",
     "idx": "idx_bits(rf_depth)",
@@ -145,7 +146,7 @@ def _check_field_functions() -> None:
         for rf in (16, 64, 128, 1024):
             for wd in (2, 256, 4096):
                 c = Config(cores, 8, weight_depth=wd, rf_depth=rf)
-                sv = {"M_OP_BITS": isa.M_OP_BITS, "V_OP_BITS": isa.V_OP_BITS,
+                sv = {"M_OP_BITS": isa.M_OP_BITS, "V_OP_BITS": isa.V_OP_BITS, "1": 1,
                       "waddr_bits(weight_depth)": _sv_eval("waddr_bits", wd),
                       "addr_bits(cores, rf_depth)": _sv_eval("bank_bits", cores)
                       + _sv_eval("idx_bits", rf),

@@ -72,6 +72,7 @@ def _static(vm) -> tuple[list[dict], np.ndarray, np.ndarray]:
             rows.append(vm.version_row[ev.srcs[0]])
         if matrix:
             rec["weight"] = int(ev.wslot - base[ev.core])
+            rec["x_relu"] = ev.relu  # m_relu: x is RELU(bf16(rf[m_x]))
         info = dbg.node_at(ev.core, ev.cycle, 0 if matrix else 1) if dbg is not None else None
         rec["df_op"] = dbg.op_at(ev.core, ev.cycle, 0 if matrix else 1) if dbg else None
         rec["node"] = info.name if info else None
@@ -107,7 +108,10 @@ def format_text(rec: dict, lanes: int = 4) -> str:
     shown = " ".join(f"{v:.6g}" for v in vals.tolist())
     more = " …" if len(rec["value"]) > lanes else ""
     dst = (f"out[{rec['dst']['out_beat']}]" if "out_beat" in rec["dst"] else reg(rec["dst"]))
-    srcs = ", ".join(reg(s) for s in rec["srcs"])
+    srcs = [reg(s) for s in rec["srcs"]]
+    if rec.get("x_relu"):
+        srcs[0] = f"relu({srcs[0]})"
+    srcs = ", ".join(srcs)
     if "weight" in rec:
         srcs = f"W{rec['weight']} · {srcs}"
     w = "" if rec["write_cycle"] is None else f"→{rec['write_cycle']:<5}"

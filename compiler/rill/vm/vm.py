@@ -73,6 +73,7 @@ class _Event:
     reads: list[tuple[int, int]]
     write: tuple[int, int] | None
     wslot: int = -1  # global weight slot
+    relu: bool = False  # a matrix op's m_relu: it reads RELU(bf16(x))
     srcs: list[int] = dataclasses.field(default_factory=list)  # resolved version ids
     # per read: cycles before a write edge it already sees (Timing.read_ahead: the forward)
     aheads: list[int] = dataclasses.field(default_factory=list)
@@ -135,7 +136,8 @@ class VM:
                     dst = isa.make_addr(isa.matrix_bank(core), b.m_dst, c)
                     self.events.append(_Event(
                         "macc" if b.m_op == MOp.MACC else "mac", core, pc, reads,
-                        (dst, pc + tm.mac - 1), wslot=slot_base[core] + b.m_w))
+                        (dst, pc + tm.mac - 1), wslot=slot_base[core] + b.m_w,
+                        relu=bool(b.m_relu)))
                 if b.v_op not in iter(VOp):
                     raise ProgramError(f"core {core} pc {pc}: illegal vector opcode {b.v_op}")
                 if b.v_op != VOp.NOP:
@@ -236,20 +238,21 @@ class VM:
         for i in order:
             ev = self.events[i]
             if ev.kind in ("mac", "macc"):
-                groups[(bs_level[i], 0, "blocksum")].append(i)
+                groups[(bs_level[i], 0, "blocksum_relu" if ev.relu else "blocksum")].append(i)
                 groups[(level[i], 1, ev.kind)].append(i)
             elif ev.kind != "out":
                 groups[(level[i], 1, ev.kind)].append(i)
         steps = sorted(groups.items())
         consumer = {i: n for n, (k, g) in enumerate(steps) if k[1] == 1 for i in g}
-        bs_batches = [sorted(g, key=lambda i: consumer[i]) for k, g in steps if k[2] == "blocksum"]
+        bs_batches = [sorted(g, key=lambda i: consumer[i]) for k, g in steps
+                      if k[2].startswith("blocksum")]
         self._weights_for_plan(bs_batches)
         n_init = len(self.initial_addrs)
         row = {n_ev + j: j for j in range(n_init)}  # version id -> row of V
         bs_row: dict[int, int] = {}  # mac/macc event -> row of the block sums
         self.plan = []
         for (_, _, kind), idx in steps:
-            if kind == "blocksum":
+            if kind.startswith("blocksum"):
                 idx = bs_batches.pop(0)
                 out = _ix([bs_row.setdefault(i, len(bs_row)) for i in idx])
                 slots = [self.slot_of[self.events[i].wslot] for i in idx]
@@ -337,6 +340,9 @@ class VM:
             if kind == "blocksum":
                 BS[out] = kernels.block_dot(kernels.round_to_bf16(V[a]), self.w64[b],
                                             self.w_spread[b], self.w_spread_max[b])
+            elif kind == "blocksum_relu":
+                BS[out] = kernels.block_dot(_FAST_FUNCS["RELU"](kernels.round_to_bf16(V[a])),
+                                            self.w64[b], self.w_spread[b], self.w_spread_max[b])
             elif kind == "mac":
                 V[out] = BS[a]
             elif kind == "macc":
@@ -348,9 +354,11 @@ class VM:
     def _run_general(self, V: np.ndarray, BS: np.ndarray) -> None:
         """The plain numerics functions, for register images holding non-canonical values."""
         for kind, out, a, b in self.plan:
-            if kind == "blocksum":
-                BS[out] = numerics.block_dot(numerics.round_to_bf16(V[a]), self.w64[b],
-                                             self.w_emax[b], self.w_emin[b])
+            if kind.startswith("blocksum"):
+                x = numerics.round_to_bf16(V[a])
+                if kind == "blocksum_relu":
+                    x = _VEC_FUNCS[VOp.RELU](x)
+                BS[out] = numerics.block_dot(x, self.w64[b], self.w_emax[b], self.w_emin[b])
             elif kind == "mac":
                 V[out] = BS[a]
             elif kind == "macc":
