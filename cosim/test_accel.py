@@ -452,6 +452,61 @@ def test_vector_forward():
     assert np.array_equal(ys[1][6], ys[0][5]) and not np.array_equal(ys[1][6], ys[1][5])
 
 
+def matrix_forward_program() -> rill.Program:
+    """c2b16, the matrix forward on each port it serves: a MAC on core 0 (M0 = w . in0) read a
+    cycle before its write edge by a RELU on core 0 (port a), a MUL on core 1 (port b, across
+    cores) and a MAC on core 1 (port x, across cores); a RELU on core 1 and a MAC on core 0
+    read it two cycles before the edge (the old value: the forward must not fire). Both cores
+    hold the same weight block, so the early MAC of one inference equals the forwarded MAC of
+    the inference before."""
+    from rill.hw import isa
+
+    c = rill.Config.c2b16()
+    t = isa.Timing.of(c)
+    a = lambda bank, idx: isa.make_addr(bank, idx, c)  # noqa: E731
+    IN0, K0 = a(1, 0), a(0, 0)
+    M0, M2 = a(isa.matrix_bank(0), 0), a(isa.matrix_bank(0), 1)
+    N0 = a(isa.matrix_bank(1), 0)
+    V1 = a(isa.vector_bank(0), 1)
+    W0, W1 = a(isa.vector_bank(1), 0), a(isa.vector_bank(1), 1)
+    edge = t.mac - 1  # the MAC issued at 0 is written here
+    ops = [{}, {}]
+    ops[0][0] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=IN0, m_dst=0)          # M0 = w . in0
+    ops[0][edge - 1] = dict(v_op=isa.VOp.RELU, v_a=M0, v_dst=1)          # V1 = relu M0
+    ops[1][edge - 1] = dict(v_op=isa.VOp.MUL, v_a=K0, v_b=M0, v_dst=0,   # W0 = k0 * M0
+                            m_op=isa.MOp.MAC, m_w=0, m_x=M0, m_dst=0)    # N0 = w . M0
+    ops[1][edge - 2] = dict(v_op=isa.VOp.RELU, v_a=M0, v_dst=1)          # W1 = relu M0 (old)
+    ops[0][edge - 2] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=M0, m_dst=1)    # M2 = w . M0 (old)
+    last = edge - 1 + t.mac - 1
+    outs = [(0, M0), (0, V1), (1, W0), (1, W1), (1, N0), (0, M2)]
+    assert all(pc < last for core in ops for pc in core)  # the OUTs come after every op
+    for k, (core, src) in enumerate(outs):
+        ops[core][last + 1 + k] = dict(v_op=isa.VOp.OUT, v_a=src)
+    length = last + len(outs) + t.out
+    bundles = [isa.encode([isa.Bundle(**ops[core].get(pc, {})) for pc in range(length)], c)
+               for core in range(2)]
+    rng = np.random.default_rng(7)
+    w = numerics.f32_to_bf16_bits(rng.standard_normal((1, 16, 16)).astype(np.float32))
+    k = numerics.f32_bits(rng.standard_normal((1, 16)).astype(np.float32))
+    return rill.Program(c, length, 2, len(outs), bundles, [w, w.copy()], k, (32,),
+                        (len(outs), 16), t_last_out=last + len(outs), name="matrix_forward")
+
+
+def test_matrix_forward():
+    program = matrix_forward_program()
+    ins = inputs_for(program, 4, seed=5)
+    res = run(program, ins)
+    vm = program.to_vm()
+    ys = [vm.run(x) for x in ins]
+    assert all(np.array_equal(o, y, equal_nan=True) for o, y in zip(res.outputs, ys, strict=True))
+    for i in (1, 2, 3):
+        # forwarded: this inference's M0; two cycles early: the inference before's
+        assert np.array_equal(ys[i][1], np.maximum(ys[i][0], 0))
+        assert np.array_equal(ys[i][3], np.maximum(ys[i - 1][0], 0))
+        assert not np.array_equal(ys[i][3], ys[i][1])
+        assert np.array_equal(ys[i][5], ys[i - 1][4]) and not np.array_equal(ys[i][5], ys[i][4])
+
+
 def bank_sweep_program(c: rill.Config) -> rill.Program:
     """Every source bank on every read port of every core: compiled models never read some of
     them (a MAC's x from the constant bank, a MACC's accumulator from the input bank), and the

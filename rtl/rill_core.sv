@@ -254,6 +254,15 @@ module rill_core
   logic afwd_q [NUM_CORES];
   logic bfwd_d [NUM_CORES];
   logic bfwd_q [NUM_CORES];
+  // the matrix forward (Timing.read_ahead: a MAC/MACC result to ports x, a, b): core c's
+  // matrix op two cycles before its write-back (m_fwd_en_i / m_fwd_idx_i, registers, as for
+  // the acc port) against the next bundle's addresses
+  logic xmfwd_d [NUM_CORES];
+  logic xmfwd_q [NUM_CORES];
+  logic amfwd_d [NUM_CORES];
+  logic amfwd_q [NUM_CORES];
+  logic bmfwd_d [NUM_CORES];
+  logic bmfwd_q [NUM_CORES];
 
   if (VECTOR_FORWARD != 1) begin : gen_afwd_check
     $error("rill_core implements VECTOR_FORWARD = 1 only");
@@ -268,6 +277,9 @@ module rill_core
       xfwd_d[c] = v_fwd_en_i[c] && (next_m_x == {BankW'(vector_bank(c)), v_fwd_idx_i[c]});
       afwd_d[c] = v_fwd_en_i[c] && (next_v_a == {BankW'(vector_bank(c)), v_fwd_idx_i[c]});
       bfwd_d[c] = v_fwd_en_i[c] && (next_v_b == {BankW'(vector_bank(c)), v_fwd_idx_i[c]});
+      xmfwd_d[c] = m_fwd_en_i[c] && (next_m_x == {BankW'(matrix_bank(c)), m_fwd_idx_i[c]});
+      amfwd_d[c] = m_fwd_en_i[c] && (next_v_a == {BankW'(matrix_bank(c)), m_fwd_idx_i[c]});
+      bmfwd_d[c] = m_fwd_en_i[c] && (next_v_b == {BankW'(matrix_bank(c)), m_fwd_idx_i[c]});
     end
   end
 
@@ -277,11 +289,17 @@ module rill_core
         xfwd_q[c] <= 1'b0;
         afwd_q[c] <= 1'b0;
         bfwd_q[c] <= 1'b0;
+        xmfwd_q[c] <= 1'b0;
+        amfwd_q[c] <= 1'b0;
+        bmfwd_q[c] <= 1'b0;
       end
     end else begin
       xfwd_q <= xfwd_d;
       afwd_q <= afwd_d;
       bfwd_q <= bfwd_d;
+      xmfwd_q <= xmfwd_d;
+      amfwd_q <= amfwd_d;
+      bmfwd_q <= bmfwd_d;
     end
   end
 
@@ -341,6 +359,9 @@ module rill_core
     .a_fwd_i  (afwd_q),
     .b_fwd_i  (bfwd_q),
     .v_fwd_data_i(v_fwd_data_i),
+    .xm_fwd_i (xmfwd_q),
+    .am_fwd_i (amfwd_q),
+    .bm_fwd_i (bmfwd_q),
     .rd_data_o(rd_data)
   );
 

@@ -8,7 +8,9 @@
 // bank's write bus (the MACC forward): a third input to the bank copy's write-first select.
 // Ports x (0), a (2) and b (3) likewise take core c's ADD/SUB, MUL or activation result
 // (v_fwd_data_i[c]) for its vector bank with x_fwd_i[c] / a_fwd_i[c] / b_fwd_i[c] (the vector
-// forward).
+// forward), and core c's matrix result (acc_fwd_data_i[c]) for its matrix bank with
+// xm_fwd_i[c] / am_fwd_i[c] / bm_fwd_i[c] (the matrix forward: a MAC result read by a vector
+// op or a matrix op's x a cycle before its write edge, as the acc port reads it).
 module rill_regfile #(
   parameter int unsigned NUM_CORES = 1,
   parameter int unsigned B         = 8,
@@ -40,6 +42,9 @@ module rill_regfile #(
   input  logic             a_fwd_i        [NUM_CORES],
   input  logic             b_fwd_i        [NUM_CORES],
   input  logic [WordW-1:0] v_fwd_data_i   [NUM_CORES],
+  input  logic             xm_fwd_i       [NUM_CORES],
+  input  logic             am_fwd_i       [NUM_CORES],
+  input  logic             bm_fwd_i       [NUM_CORES],
   output logic [WordW-1:0] rd_data_o [NumRd]
 );
 
@@ -85,7 +90,9 @@ module rill_regfile #(
           // the acc port's forward from core (k - 2) / 2 when k is its matrix bank (never
           // with the override: acc_fwd_i is only set for a MACC)
           for (int unsigned c = 0; c < NUM_CORES; c++) begin
-            if (p == AccPort && k == rill_pkg::matrix_bank(c) && acc_fwd_i[c]) begin
+            if (((p == AccPort && acc_fwd_i[c]) || (p == XPort && xm_fwd_i[c]) ||
+                 (p == APort && am_fwd_i[c]) || (p == BPort && bm_fwd_i[c])) &&
+                k == rill_pkg::matrix_bank(c)) begin
               sel = acc_fwd_data_i[c];
             end
             // ports x, a and b: the vector forward from core c's vector bank

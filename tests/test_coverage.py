@@ -62,7 +62,8 @@ def test_hand_program_distances_and_chain():
     for i, pc in enumerate((d, 2 * d, 3 * d + 4)):  # min, min, more (slack 4)
         ops[pc] = isa.Bundle(m_op=isa.MOp.MACC, m_x=a(IN, 0), m_acc=a(M, i), m_dst=i + 1)
     e = 3 * d + 4 + t.mac - 1  # M3 written (readable) here
-    ops[e + 2] = isa.Bundle(v_op=isa.VOp.ADD, v_a=a(M, 3), v_b=a(V, 1), v_dst=0)  # MAC min+2
+    # MAC min+3: two cycles after the edge, the matrix forward making a cycle before it the min
+    ops[e + 2] = isa.Bundle(v_op=isa.VOp.ADD, v_a=a(M, 3), v_b=a(V, 1), v_dst=0)
     # ADD min+2, twice (the forward makes a cycle before the edge the min); V1 read above: prev
     ops[e + 2 + t.add - 1 + 1] = isa.Bundle(v_op=isa.VOp.MUL, v_a=a(V, 0), v_b=a(V, 0), v_dst=1)
     p = e + 2 + t.add
@@ -73,7 +74,7 @@ def test_hand_program_distances_and_chain():
     h = cv.analyze(_hand(ops, length, c))
     assert h["dist.MAC>acc.min"] == 2 and h["dist.MAC>acc.more"] == 1
     assert h["dist.MAC>acc.fwd"] == 2  # the two at the minimum distance, a cycle before the edge
-    assert h["dist.MAC.min+2"] == 1
+    assert h["dist.MAC.min+3"] == 1 and h["dist.MAC.fwd"] == 0
     assert h["dist.ADD.min+2"] == 2 and h["dist.MUL.min+3"] == 1 and h["dist.ADD.fwd"] == 0
     assert h["dist.MUL.fwd"] == 0 and h["fwd.acc"] == 2
     assert h["fwd.x"] == h["fwd.a"] == h["fwd.b"] == 0

@@ -247,7 +247,9 @@ def test_seed_sized_gru_streams_as_fast_as_the_lstm():
     forward (issue 11) shortened every chain link, which gains the LSTM's longer chains more;
     with the ADD forward too both took 138; the vector forward (ADD, MUL and activation
     results) gains the GRU's extra ADD and its MULs more: 129 against 131, 128 from the optimal
-    scheduler (docs/architecture.md, "Recurrent layers")."""
+    scheduler; the matrix forward (a MAC result to a vector op a cycle sooner) takes both 3
+    cycles: 126 against 128, 125 from the optimal scheduler (docs/architecture.md, "Recurrent
+    layers")."""
     from rill.models import GruNet as SeedGru
     from rill.models import LstmNet as SeedLstm
 
@@ -255,10 +257,10 @@ def test_seed_sized_gru_streams_as_fast_as_the_lstm():
     x = torch.randn(20, 128)
     gru, expected = compile_model(SeedGru(), x, config, stream_axis=0)
     lstm, _ = compile_model(SeedLstm(), x, config, stream_axis=0)
-    assert (gru.cycle_count_per_inference(), lstm.cycle_count_per_inference()) == (129, 131)
+    assert (gru.cycle_count_per_inference(), lstm.cycle_count_per_inference()) == (126, 128)
     gm, _ = rill.fx.prepare_shape(SeedGru(), x)
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
-    assert nnir.to_program(config, scheduler="optimal").cycle_count_per_inference() == 128
+    assert nnir.to_program(config, scheduler="optimal").cycle_count_per_inference() == 125
     y = gru.to_vm().run_timesteps(x.numpy())
     assert np.abs(y - expected.numpy()).max() < 3e-3
 

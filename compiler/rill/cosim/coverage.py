@@ -99,7 +99,7 @@ def static_bins(num_cores: int) -> list[str]:
     banks = [bank_label(b) for b in range(2 + 2 * num_cores)]
     bins += [f"bank.c{num_cores}.{o}.{b}" for o in OPERANDS for b in banks]
     bins += [f"dist.{k}.{s}" for k in KINDS for s in SLACKS]
-    bins += ["dist.MAC>acc.fwd", "dist.ADD.fwd", "dist.MUL.fwd", "dist.ACT.fwd"]
+    bins += ["dist.MAC>acc.fwd", "dist.MAC.fwd", "dist.ADD.fwd", "dist.MUL.fwd", "dist.ACT.fwd"]
     bins += [f"fwd.{p}" for p in ("acc", "x", "a", "b")]
     bins += [f"chain.{n}" for n in range(1, CHAIN_MAX + 1)] + [f"chain.{CHAIN_MAX + 1}+"]
     return bins

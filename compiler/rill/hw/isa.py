@@ -261,11 +261,12 @@ class Timing:
 
     def read_ahead(self, port: str, writer: MOp | VOp) -> int:
         """Cycles before a write edge at which a read already sees the value (the forwards of
-        docs/isa.md): `macc_forward` for a MACC's accumulator read (port "acc") of a MAC/MACC
-        result, `vector_forward` for a vector op's operand read (port "a" or "b") or a matrix
-        op's vector operand read (port "x") of a result in `VECTOR_FORWARD_OPS` (ADD/SUB, MUL,
-        TANH/SIGMOID/PHI), else 0."""
-        if port == "acc" and isinstance(writer, MOp):
+        docs/isa.md): `macc_forward` for any read of a MAC/MACC result (the accumulator
+        forward on port "acc", the matrix forward on a vector op's "a" and "b" and a matrix
+        op's "x"), `vector_forward` for a vector op's operand read (port "a" or "b") or a
+        matrix op's vector operand read (port "x") of a result in `VECTOR_FORWARD_OPS`
+        (ADD/SUB, MUL, TANH/SIGMOID/PHI), else 0."""
+        if isinstance(writer, MOp) and (port == "acc" or port in VECTOR_FORWARD_PORTS):
             return self.macc_forward
         if port in VECTOR_FORWARD_PORTS and isinstance(writer, VOp) and \
                 writer in VECTOR_FORWARD_OPS:
