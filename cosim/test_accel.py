@@ -424,18 +424,29 @@ def vector_forward_program() -> rill.Program:
                          **dict(v_op=isa.VOp.ADD, v_a=W3, v_b=K0, v_dst=2)}
     last = medge - 1 + t.mac - 1
     outs = [(0, V0), (0, V1), (1, W0), (1, W1), (1, W2), (0, M0), (0, M1), (0, V3)]
-    assert all(pc < last for core in ops for pc in core)  # the OUTs come after every op
-    for k, (core, src) in enumerate(outs):
-        ops[core][last + 1 + k] = dict(v_op=isa.VOp.OUT, v_a=src)
-    length = last + len(outs) + t.out
-    bundles = [isa.encode([isa.Bundle(**ops[core].get(pc, {})) for pc in range(length)], c)
-               for core in range(2)]
     rng = np.random.default_rng(6)
     w = [numerics.f32_to_bf16_bits(rng.standard_normal((1, 16, 16)).astype(np.float32)),
          numerics.f32_to_bf16_bits(np.zeros((1, 16, 16), np.float32))]
     k = numerics.f32_bits(rng.standard_normal((1, 16)).astype(np.float32))
+    return _c2b16_with_outs(ops, last, outs, w, k, "vector_forward")
+
+
+def _c2b16_with_outs(ops: list[dict], last: int, outs: list[tuple[int, int]], w, k,
+                     name: str) -> rill.Program:
+    """A hand-made c2b16 program (two input beats): `ops[core][pc]` the bundle fields, then
+    one OUT per (core, register) of `outs` in order, from the cycle after `last` (when every op
+    has written)."""
+    from rill.hw import isa
+
+    c = rill.Config.c2b16()
+    assert all(pc < last for core in ops for pc in core)  # the OUTs come after every op
+    for n, (core, src) in enumerate(outs):
+        ops[core][last + 1 + n] = dict(v_op=isa.VOp.OUT, v_a=src)
+    length = last + len(outs) + isa.Timing.of(c).out
+    bundles = [isa.encode([isa.Bundle(**ops[core].get(pc, {})) for pc in range(length)], c)
+               for core in range(2)]
     return rill.Program(c, length, 2, len(outs), bundles, w, k, (32,), (len(outs), 16),
-                        t_last_out=last + len(outs), name="vector_forward")
+                        t_last_out=last + len(outs), name=name)
 
 
 def test_vector_forward():
@@ -479,17 +490,10 @@ def matrix_forward_program() -> rill.Program:
     ops[0][edge - 2] = dict(m_op=isa.MOp.MAC, m_w=0, m_x=M0, m_dst=1)    # M2 = w . M0 (old)
     last = edge - 1 + t.mac - 1
     outs = [(0, M0), (0, V1), (1, W0), (1, W1), (1, N0), (0, M2)]
-    assert all(pc < last for core in ops for pc in core)  # the OUTs come after every op
-    for k, (core, src) in enumerate(outs):
-        ops[core][last + 1 + k] = dict(v_op=isa.VOp.OUT, v_a=src)
-    length = last + len(outs) + t.out
-    bundles = [isa.encode([isa.Bundle(**ops[core].get(pc, {})) for pc in range(length)], c)
-               for core in range(2)]
     rng = np.random.default_rng(7)
     w = numerics.f32_to_bf16_bits(rng.standard_normal((1, 16, 16)).astype(np.float32))
     k = numerics.f32_bits(rng.standard_normal((1, 16)).astype(np.float32))
-    return rill.Program(c, length, 2, len(outs), bundles, [w, w.copy()], k, (32,),
-                        (len(outs), 16), t_last_out=last + len(outs), name="matrix_forward")
+    return _c2b16_with_outs(ops, last, outs, [w, w.copy()], k, "matrix_forward")
 
 
 def test_matrix_forward():
