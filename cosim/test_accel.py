@@ -449,13 +449,19 @@ def _c2b16_with_outs(ops: list[dict], last: int, outs: list[tuple[int, int]], w,
                         t_last_out=last + len(outs), name=name)
 
 
-def test_vector_forward():
-    program = vector_forward_program()
-    ins = inputs_for(program, 4, seed=3)
+def _rtl_equals_vm(program: rill.Program, seed: int) -> list[np.ndarray]:
+    """Four inferences of random inputs on the RTL, checked bit for bit against the VM's;
+    returns the VM's outputs."""
+    ins = inputs_for(program, 4, seed=seed)
     res = run(program, ins)
     vm = program.to_vm()
     ys = [vm.run(x) for x in ins]
     assert all(np.array_equal(o, y, equal_nan=True) for o, y in zip(res.outputs, ys, strict=True))
+    return ys
+
+
+def test_vector_forward():
+    ys = _rtl_equals_vm(vector_forward_program(), seed=3)
     # the forwarded reads see this inference's values, the early ones the inference before's:
     # W1 = relu(V0) and M1 = w . W0 of the previous inference, M0 = w . W0 of this one
     assert np.array_equal(ys[1][3], np.maximum(ys[0][0], 0)) and not np.array_equal(
@@ -497,12 +503,7 @@ def matrix_forward_program() -> rill.Program:
 
 
 def test_matrix_forward():
-    program = matrix_forward_program()
-    ins = inputs_for(program, 4, seed=5)
-    res = run(program, ins)
-    vm = program.to_vm()
-    ys = [vm.run(x) for x in ins]
-    assert all(np.array_equal(o, y, equal_nan=True) for o, y in zip(res.outputs, ys, strict=True))
+    ys = _rtl_equals_vm(matrix_forward_program(), seed=5)
     for i in (1, 2, 3):
         # forwarded: this inference's M0; two cycles early: the inference before's
         assert np.array_equal(ys[i][1], np.maximum(ys[i][0], 0))
