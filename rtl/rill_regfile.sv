@@ -87,8 +87,9 @@ module rill_regfile #(
       for (int unsigned k = 0; k < NumBanks; k++) begin
         if (32'(rd_bank[p]) == k) begin
           sel = bank_rdata[k][p];
-          // the acc port's forward from core (k - 2) / 2 when k is its matrix bank (never
-          // with the override: acc_fwd_i is only set for a MACC)
+          // the accumulator and matrix forwards from core (k - 2) / 2 when k is its matrix
+          // bank (never with the override: acc_fwd_i is only set for a MACC, and the other
+          // ports have none)
           for (int unsigned c = 0; c < NUM_CORES; c++) begin
             if (((p == AccPort && acc_fwd_i[c]) || (p == XPort && xm_fwd_i[c]) ||
                  (p == APort && am_fwd_i[c]) || (p == BPort && bm_fwd_i[c])) &&

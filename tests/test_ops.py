@@ -131,7 +131,7 @@ def test_linear_of_residual_sum_takes_the_early_part_into_its_chain():
     import rill.compile.lower as lower
 
     cfg = CONFIGS["ia_840f_c3b64"]
-    program = check(Mlp(), torch.randn(784), cfg, atol=1e-2)
+    program = check(Mlp(), torch.randn(784), cfg, atol=1e-2)  # as test_mlp_with_residual
     assert "add" not in _issued_nodes(program) and "fc3" in _issued_nodes(program)
     saved = lower.Lowering.linear_of_sum
     try:
@@ -145,7 +145,7 @@ def test_linear_of_residual_sum_takes_the_early_part_into_its_chain():
 
 def test_linear_of_a_sum_of_peers_keeps_the_add():
     """Neither addend waits for the other: distributing would only add MACs."""
-    program = check(_SumThenLinear(), torch.randn(40), CONFIGS["c2b16"], atol=1e-2)
+    program = check(_SumThenLinear(), torch.randn(40), CONFIGS["c2b16"], atol=1e-2)  # bf16 W
     assert "add" in _issued_nodes(program)
 
 
@@ -194,4 +194,5 @@ def test_relu_folded_into_matrix_reads_gives_the_relu_ops_bits():
     y_fold, y_plain = folded.to_vm().run(x.numpy()), plain.to_vm().run(x.numpy())
     assert np.array_equal(y_fold.view(np.uint32), y_plain.view(np.uint32))
     ok = torch.isfinite(x).all(dim=1) & (x.abs() < 1e30).all(dim=1)
+    # the bits are checked above; against torch, check()'s bf16-weight tolerance
     torch.testing.assert_close(torch.from_numpy(y_fold)[ok], expected[ok], atol=2e-2, rtol=1e-2)

@@ -146,7 +146,8 @@ class Lowering:
     def materialize(self, v: Val | None) -> Val:
         return self.df.zero() if v is None else v
 
-    def linear(self, node: Node, x: Tensor) -> Tensor:
+    def linear(self, node: Node, x: Tensor, early: Tensor | None = None) -> Tensor:
+        """`early`: the Linear of `early + x` as `W x + (W early + bias)` (linear_of_sum)."""
         check_finite(node, "weight", node.weight, bf16=True)
         check_finite(node, "bias", node.bias, bf16=False)
         ids = self.weight_matrix(node.weight, node)
@@ -154,7 +155,10 @@ class Lowering:
         # one row's count, not the tensor's: the streaming program (one row) and the sequence
         # program must accumulate alike, to the same bits
         split = self.split_factor(len(ids), len(ids[0]))
-        return [self.matvec(ids, row, bias, split) for row in x]
+        if early is None:
+            return [self.matvec(ids, row, bias, split) for row in x]
+        return [self.matvec(ids, row, self.matvec(ids, e, bias, split), split)
+                for e, row in zip(early, x, strict=True)]
 
     def matrix_depth(self, early: str, late: str) -> int:
         """The most matrix nodes (Linear, LSTM, GRU, Conv1d) on one path from NNIR node `early`
@@ -197,14 +201,8 @@ class Lowering:
             cost = (k - 1) * tm.macc_distance + tm.mac - tm.mac_acc_read - (tm.add - 1)
             if cost >= depth * tm.mac:
                 return None
-            check_finite(linear, "weight", linear.weight, bf16=True)
-            check_finite(linear, "bias", linear.bias, bf16=False)
-            ids = self.weight_matrix(linear.weight, linear)
-            bias = self.bias_vals(linear.bias, linear.weight.shape[0])
-            split = self.split_factor(len(ids), len(ids[0]))
             self.df.node = linear.name
-            return [self.matvec(ids, rl, self.matvec(ids, re, bias, split), split)
-                    for re, rl in zip(e, lt, strict=True)]
+            return self.linear(linear, lt, early=e)
         return None
 
     def lstm(self, node: Node, x: Tensor) -> Tensor:

@@ -337,12 +337,12 @@ class VM:
     def _run_fast(self, V: np.ndarray, BS: np.ndarray) -> None:
         """Every register holds a canonical value, so the kernels for canonical operands apply."""
         for kind, out, a, b in self.plan:
-            if kind == "blocksum":
-                BS[out] = kernels.block_dot(kernels.round_to_bf16(V[a]), self.w64[b],
-                                            self.w_spread[b], self.w_spread_max[b])
-            elif kind == "blocksum_relu":
-                BS[out] = kernels.block_dot(_FAST_FUNCS["RELU"](kernels.round_to_bf16(V[a])),
-                                            self.w64[b], self.w_spread[b], self.w_spread_max[b])
+            if kind.startswith("blocksum"):
+                x = kernels.round_to_bf16(V[a])
+                if kind == "blocksum_relu":
+                    x = kernels.relu(x)
+                BS[out] = kernels.block_dot(x, self.w64[b], self.w_spread[b],
+                                            self.w_spread_max[b])
             elif kind == "mac":
                 V[out] = BS[a]
             elif kind == "macc":
