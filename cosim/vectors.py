@@ -110,8 +110,9 @@ def dot_rows(r: np.random.Generator, n: int, b: int) -> tuple[np.ndarray, np.nda
     """(x, w): [n, b] bf16 bit patterns each, one dot-product row per vector.
 
     Row classes: independent spreads (alignment truncation), ordinary numbers, exact pairwise
-    cancellation plus a perturbation, results near the FTZ threshold and near overflow, and
-    specials sprinkled per lane (zeros, subnormals, inf, NaN, max/min normal)."""
+    cancellation plus a perturbation or one surviving lane far below, results near the FTZ
+    threshold and near overflow, and specials sprinkled per lane (zeros, subnormals, inf, NaN,
+    max/min normal)."""
     cls = r.integers(0, 6, (n, 1))
     cx = np.where(cls == 3, r.integers(55, 72, (n, 1)), r.integers(1, 255, (n, 1)))
     cx = np.where(cls == 4, r.integers(185, 197, (n, 1)), cx)
@@ -128,6 +129,15 @@ def dot_rows(r: np.random.Generator, n: int, b: int) -> tuple[np.ndarray, np.nda
     lane = r.integers(0, b, n)
     bump = canc & (r.integers(0, 2, n) == 1)
     w[bump, lane[bump]] ^= r.integers(1, 4, bump.sum()).astype(np.uint32)
+    # one survivor: its partner zeroed and its exponent 0..46 below the pairs', so the sum is
+    # one aligned product of either sign with its leading one anywhere in |S| (the dot row's
+    # zero counts per byte, with the carries of S - 1 and S across the byte boundaries)
+    surv = canc & ~bump & (r.integers(0, 2, n) == 1)
+    rows, ln = np.nonzero(surv)[0], lane[surv]
+    x[rows, ln ^ 1] = 0
+    e = (x[rows, ln] >> 7) & 0xFF
+    e = np.maximum(e - r.integers(0, 47, len(rows)), 1)
+    x[rows, ln] = (x[rows, ln] & 0x807F) | (e << 7)
     # specials, per lane, at a per-row rate
     rate = np.array([0.0, 0.0, 0.01, 0.05, 0.2])[r.integers(0, 5, (n, 1))]
     for v in (x, w):

