@@ -247,13 +247,23 @@ module rill_dot_row
     return o;
   endfunction
 
-  // The unpacking sits in the flip-flops' process, not in an always_comb: Verilator evaluates
-  // a hierarchical block's input logic at every call into the block (about three per cycle),
-  // a clocked process once per edge. (The same gates either way.)
+  // Unpacked for either value of the rounding's carry, which picks last: x_rc_i is the end of
+  // the matrix unit's rounding chain, and the mapper, blind to its late arrival, otherwise
+  // spreads it through the cone (`keep`; 7 levels in rill synth c1b8 without it)
+  (* keep *) s1_t [B-1:0] s1_c0, s1_c1;
+
+  always_comb begin
+    for (int i = 0; i < B; i++) begin
+      s1_c0[i] = s1_unpack(x_e_i[i], 1'b0, x_nan_i[i], x_i[i][15], x_i[i][6:0], w_i[i],
+                           x_relu_i);
+      s1_c1[i] = s1_unpack(x_e_i[i], 1'b1, x_nan_i[i], x_i[i][15], x_i[i][6:0], w_i[i],
+                           x_relu_i);
+    end
+  end
+
   always_ff @(posedge clk_i) begin
     for (int i = 0; i < B; i++) begin
-      {s1_key_q[i], s1_lane_q[i]} <= s1_unpack(x_e_i[i], x_rc_i[i], x_nan_i[i], x_i[i][15],
-                                               x_i[i][6:0], w_i[i], x_relu_i);
+      {s1_key_q[i], s1_lane_q[i]} <= x_rc_i[i] ? s1_c1[i] : s1_c0[i];
     end
   end
 
