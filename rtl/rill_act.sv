@@ -7,12 +7,12 @@
 //       19 significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1
 //   T   table read: {c0, c1} = table[{phi, u >> 9}] from a block-RAM ROM (its registered read);
 //       beside it fs = f = u & 511, or -f for a negative x's sigmoid / phi
-//   R   the ROM word registered again (block-RAM clock-to-out is slow: the multiplier is fed
-//       from a register, not from the block RAM)
-//   M   c1 * fs (DSP multiplier); the offset o = c0 (tanh), 2^16 +- c0 (sigmoid, phi), as
-//       o * 2^9 (+ 511 when subtracting)
-//   A   o * 2^9 + c1 * fs (+ 511) (the DSP post-adder); mag = that >> 9 = o +- ((c1 * f) >> 9):
-//       tanh |y|, sigmoid / phi s = 2^16 +- y; and the leading-zero count of mag (rill_lzc)
+//   R   c1 and fs registered again (block-RAM clock-to-out is slow: the multiplier is fed
+//       from a register, not from the block RAM); the offset o = c0 (tanh), 2^16 +- c0
+//       (sigmoid, phi), as o * 2^9 (+ 511 when subtracting)
+//   M   o * 2^9 + c1 * fs (+ 511): one DSP multiply-add into its P register; mag = that >> 9
+//       = o +- ((c1 * f) >> 9): tanh |y|, sigmoid / phi s = 2^16 +- y
+//   A   the leading-zero count of mag (rill_lzc), from the P register
 //   N   integer -> fp32 (exact): normalising shift, exponent, pack: tanh +-y * 2^-16,
 //       sigmoid / phi s * 2^-17, +0 when mag = 0; NaN -> 0x7FC00000
 // (Until issue 11's second pass the count had its own stage N1: seven stages. Feeding the
@@ -115,50 +115,56 @@ module rill_act
   assign fs_d  = (q_flags_q.cdf && q_flags_q.neg) ? -$signed({1'b0, u_q[FW-1:0]})
                                                   : $signed({1'b0, u_q[FW-1:0]});
 
-  // ---------------------------------------------------------------- R: register the ROM word
+  // ---------------------------------------------------------------- R: the ROM word, the offset
+  // The offset o = c0 (tanh) or 2^16 +- c0 (sigmoid, phi), as o * 2^9 (+ 511 when
+  // subtracting), is formed here from the ROM's read register, so M's multiply-add has all
+  // three operands in registers.
   flags_t                 r_flags_q;
-  logic [ACT_C0_BITS-1:0] c0_q;
   logic [ACT_C1_BITS-1:0] c1_q;
   logic signed [FW:0]     r_fs_q;
-
-  // ---------------------------------------------------------------- M: multiply, offset
-  // With P = c1 * f >= 0: o + (P >> 9) = (o * 2^9 + P) >> 9 and o - (P >> 9) =
-  // (o * 2^9 + 511 - P) >> 9, exactly. So mag is one multiply-add, c1 * fs + o * 2^9 (+ 511),
-  // then >> 9: on Xilinx a DSP48 with its A (c1_q), M (prod_q) and P registers.
-  flags_t                 m_flags_q;
-  logic signed [SW-1:0]   prod_d, prod_q;  // c1 * fs
   logic signed [SW-1:0]   offw_d, offw_q;  // o * 2^9 (+ 511)
 
   always_comb begin
-    logic [YW-1:0] off;
-    prod_d = SW'($signed({1'b0, c1_q})) * SW'(r_fs_q);
-    if (!r_flags_q.cdf) begin
-      off = YW'(c0_q);
-    end else if (r_flags_q.neg) begin
-      off = YW'(1 << ACT_OUT_FRAC) - YW'(c0_q);
+    logic [YW-1:0]          off;
+    logic [ACT_C0_BITS-1:0] c0;
+    c0 = rom_q[EW-1:ACT_C1_BITS];
+    if (!t_flags_q.cdf) begin
+      off = YW'(c0);
+    end else if (t_flags_q.neg) begin
+      off = YW'(1 << ACT_OUT_FRAC) - YW'(c0);
     end else begin
-      off = YW'(1 << ACT_OUT_FRAC) + YW'(c0_q);
+      off = YW'(1 << ACT_OUT_FRAC) + YW'(c0);
     end
-    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{r_flags_q.cdf && r_flags_q.neg}}}));
+    offw_d = $signed(SW'({off, {ACT_FRAC_BITS{t_flags_q.cdf && t_flags_q.neg}}}));
   end
 
-  // ---------------------------------------------------------------- A: add, leading zeros
-  flags_t               a_flags_d, n_flags_q;
+  // ---------------------------------------------------------------- M: multiply-add
+  // With P = c1 * f >= 0: o + (P >> 9) = (o * 2^9 + P) >> 9 and o - (P >> 9) =
+  // (o * 2^9 + 511 - P) >> 9, exactly. So mag is one multiply-add, c1 * fs + o * 2^9 (+ 511),
+  // then >> 9: on Xilinx a DSP48 with its A (c1_q), B (r_fs_q), C (offw_q) and P (sum_q)
+  // registers, no M register. The count after it starts from the P register: from the
+  // post-adder's output (an M register before it) ABC, which sees a DSP's outputs at time 0,
+  // stretched rill_lzc's tree to 5 LUTs after the adder's 1.5 levels in c1b8.
+  flags_t               m_flags_q;
   /* verilator lint_off UNUSEDSIGNAL */
-  logic signed [SW-1:0] sum;  // >= 0: the sign and the 9 bits below mag are unused
+  logic signed [SW-1:0] sum_d, sum_q;  // >= 0: the sign and the 9 bits below mag are unused
   /* verilator lint_on UNUSEDSIGNAL */
+
+  assign sum_d = offw_q + SW'($signed({1'b0, c1_q})) * SW'(r_fs_q);
+
+  // ---------------------------------------------------------------- A: leading zeros
+  flags_t               a_flags_d, n_flags_q;
   logic [YW-1:0]        mag;  // sum >> 9: tanh |y|, sigmoid s
   logic [CW-1:0]        lz_d, lz_q;
   logic                 zero_d, zero_q;
   logic [YW-1:0]        n_mag_q;
 
   always_comb begin
-    sum           = offw_q + prod_q;
     a_flags_d     = m_flags_q;
     a_flags_d.neg = m_flags_q.neg && !m_flags_q.cdf;  // s is the result, sign folded in
   end
 
-  assign mag = sum[ACT_FRAC_BITS +: YW];
+  assign mag = sum_q[ACT_FRAC_BITS +: YW];
 
   rill_lzc #(
     .WIDTH (YW)
@@ -203,12 +209,11 @@ module rill_act
     rom_q     <= rom_d;
     fs_q      <= fs_d;
     r_flags_q <= t_flags_q;
-    c0_q      <= rom_q[EW-1:ACT_C1_BITS];
     c1_q      <= rom_q[ACT_C1_BITS-1:0];
     r_fs_q    <= fs_q;
-    m_flags_q <= r_flags_q;
-    prod_q    <= prod_d;
     offw_q    <= offw_d;
+    m_flags_q <= r_flags_q;
+    sum_q     <= sum_d;
     n_flags_q <= a_flags_d;
     lz_q      <= lz_d;
     zero_q    <= zero_d;

@@ -28,8 +28,9 @@
 //             or ~~S by the sign. Beside the chains, per byte of {|S|, 1} and either sign:
 //             its leading zeros and whether it holds a set bit, from the zero counts of the
 //             byte's own sums (the four candidates, formed from the rows), picked by the
-//             chains' carries into the byte; the trailing zeros tz of S (those of A ^ ~B).
-//   NRM       the sign picks the byte counts; the first byte holding a set bit picks, of the
+//             chains' carries into the byte; the trailing zeros tz of S (those of A ^ ~B), as
+//             the thermometer tz >= j.
+//   NRM       the sign picks the byte counts; the first byte holding a set bit (one-hot) picks, of the
 //             per-byte windows |S| << 8k << zeros(k) (the top 25 bits), exponents
 //             E + const - 8k - zeros(k) and stickies (tz <= MW - 26 - 8k - zeros(k)), all
 //             formed in parallel; specials (NaN, +-inf, an exact zero sum -> +0). (The
@@ -546,11 +547,9 @@ module rill_dot_row
   assign cmp_q = (2 * W)'(gen_cmp[NC-1].r_q);
 
   localparam int unsigned NT  = MW - 25;  // the sticky needs trailing zeros in [MW-26:0] only
-  localparam int unsigned NTW = $clog2(NT + 1);
   localparam int unsigned NBK = (MW + 1 + 7) / 8;
   localparam int unsigned U   = 8 * NBK;
   localparam int unsigned PAD = U - MW - 1;  // zero bits below the guard bit
-  localparam int unsigned CBW = $clog2(NBK);
   localparam int unsigned LB  = 8 - PAD - 1;  // |S| bits in the lowest byte (MW - 8 (NBK-1))
 
   // E + EXP_C: registered in the first CMP stage, the other CMP stages (delay line); in CPA
@@ -608,12 +607,10 @@ module rill_dot_row
   logic [NBK-1:0][2:0] fine_n_d, fine_n_q, fine_p_d, fine_p_q;
   logic [NBK-1:0]      any_n_d, any_n_q, any_p_d, any_p_q;
   logic [NT-1:0]       t_low;           // ~(A ^ B), low bits: S's trailing zeros are its
-  logic [NT-1:0]       t_rev;           // reversed, into a leading-zero counter
-  logic [NTW-1:0]      tz_d, tz_q;
+  logic [NT:1]         tge_d, tge_q;    // [j]: tz >= j (the low j bits of t_low are zero)
   /* verilator lint_off UNUSEDSIGNAL */
   logic [MW-1:0]       m1;  // S - 1 = A + B (its sign bit is not needed: |S| < 2^(W-1))
   logic [W-1:0]        ns;  // ~S = ~A + ~B
-  logic                tz_empty;  // constant 0 (the guard bit)
   /* verilator lint_on UNUSEDSIGNAL */
 
   always_comb begin
@@ -622,7 +619,7 @@ module rill_dot_row
     neg_d = ~ns[W-1];
     abs_d = neg_d ? ~m1 : ~ns[MW-1:0];  // -S = ~(S - 1), S = ~~S
     t_low = ~(cmp_q[0][NT-1:0] ^ cmp_q[1][NT-1:0]);
-    for (int k = 0; k < NT; k++) t_rev[k] = t_low[NT-1-k];
+    for (int j = 1; j <= NT; j++) tge_d[j] = ~|(t_low & NT'((64'd1 << j) - 64'd1));
   end
 
   for (genvar k = 0; k < NBK; k++) begin : gen_byte
@@ -670,12 +667,6 @@ module rill_dot_row
     assign any_p_d[k]  = cp ? cany[3] : cany[2];
   end
 
-  rill_lzc #(.WIDTH(NT + 1)) u_tzc (
-    .in_i    ({t_rev, 1'b1}),
-    .cnt_o   (tz_d),
-    .empty_o (tz_empty)
-  );
-
   always_ff @(posedge clk_i) begin
     abs_q    <= abs_d;
     neg_q    <= neg_d;
@@ -683,7 +674,7 @@ module rill_dot_row
     any_n_q  <= any_n_d;
     fine_p_q <= fine_p_d;
     any_p_q  <= any_p_d;
-    tz_q     <= tz_d;
+    tge_q    <= tge_d;
   end
 
   // ---------------------------------------------------------------- NRM: normalise
@@ -699,29 +690,29 @@ module rill_dot_row
 
   nrm_t nrm_d, nrm_q;
 
-  logic [CBW-1:0]      byte_i;  // the first byte holding a set bit (the guard's, at the latest)
   logic [NBK-1:0][2:0] fine_q;   // [k]: byte k's leading zeros, by the sign
-  logic [NBK-1:0]      any_rev;  // MSB first: bit NBK-1-k for byte k from the top
-  /* verilator lint_off UNUSEDSIGNAL */
-  logic           byte_empty;  // constant 0 (the guard bit)
-  /* verilator lint_on UNUSEDSIGNAL */
+  logic [NBK-1:0]      first;    // [k]: byte k is the first holding a set bit (one-hot)
 
-  rill_lzc #(.WIDTH(NBK)) u_lzc_byte (
-    .in_i    (any_rev),
-    .cnt_o   (byte_i),
-    .empty_o (byte_empty)
-  );
-
+  // The first byte as a one-hot vector, per sign and then picked by it: an AND-OR of each
+  // byte's candidates after it, where a binary byte index (a leading-zero count of the any
+  // flags) and a mux on it measured one LUT level deeper (5 after the register, which set the
+  // mapper's depth for the whole of c1b8).
   always_comb begin
+    logic seen_n, seen_p;
+    seen_n = 1'b0;
+    seen_p = 1'b0;
     for (int k = 0; k < NBK; k++) begin
-      any_rev[k] = neg_q ? any_n_q[NBK-1-k] : any_p_q[NBK-1-k];
-      fine_q[k]  = neg_q ? fine_n_q[k] : fine_p_q[k];
+      first[k]  = neg_q ? (any_n_q[k] & ~seen_n) : (any_p_q[k] & ~seen_p);
+      fine_q[k] = neg_q ? fine_n_q[k] : fine_p_q[k];
+      seen_n    = seen_n | any_n_q[k];
+      seen_p    = seen_p | any_p_q[k];
     end
   end
 
   // Per byte k, as if the leading one were in it: the window (|S| << 8k << fine[k]), the
   // exponent E + const - 8k - fine[k] and the sticky (the lowest set bit, tz, at or below
-  // MW - 26 - 8k - fine[k]), all in parallel with the byte's pick, which selects one of each.
+  // MW - 26 - 8k - fine[k]: not tz >= MW - 25 - 8k - fine[k], one bit of the registered
+  // thermometer), all in parallel with the byte's pick, which selects one of each.
   logic [NBK-1:0][24:0]       win_k;  // {sig, guard}
   logic [NBK-1:0][9:0]        exp_k;
   logic [NBK-1:0]             stk_k;
@@ -738,25 +729,41 @@ module rill_dot_row
   always_comb begin
     for (int k = 0; k < NBK; k++) begin
       /* verilator lint_off UNUSEDSIGNAL */
-      logic [U-1:0] norm;  // below guard: the sticky comes from the zero counts
+      logic [U-1:0] norm;  // below guard: the sticky comes from the thermometer
       /* verilator lint_on UNUSEDSIGNAL */
       logic [3:0]   lo;    // E + EXP_C's low three bits - zeros(k), the borrow at [3]
       norm     = ((U'(abs_q) << (U - MW)) << (8 * k)) << fine_q[k];
       win_k[k] = norm[U-1 -: 25];
       lo       = sub3(c_lo_q, fine_q[k]);
       exp_k[k] = {lo[3] ? c_hi_q[k+1] : c_hi_q[k], lo[2:0]};
-      stk_k[k] = (int'(MW) - 26 - 8 * k >= 0) &&
-                 (10'(tz_q) + 10'(fine_q[k]) <= 10'(int'(MW) - 26 - 8 * k));
+      // tz + f <= C (C = MW - 26 - 8k) iff not tz >= C + 1 - f; C + 1 - f <= NT always
+      stk_k[k] = 1'b0;
+      for (int f = 0; f < 8; f++) begin
+        if (fine_q[k] == 3'(f) && int'(MW) - 25 - 8 * k - f >= 1) begin
+          stk_k[k] = ~tge_q[int'(MW) - 25 - 8 * k - f];
+        end
+      end
     end
   end
 
   always_comb begin
+    logic [24:0] win;
+    logic [9:0]  e;
+    logic        stk;
+    win = '0;
+    e   = '0;
+    stk = 1'b0;
+    for (int k = 0; k < NBK; k++) begin
+      win = win | ({25{first[k]}} & win_k[k]);
+      e   = e | ({10{first[k]}} & exp_k[k]);
+      stk = stk | (first[k] & stk_k[k]);
+    end
     nrm_d.neg    = neg_q;
-    nrm_d.exp    = exp_k[byte_i];
-    {nrm_d.sig, nrm_d.guard} = win_k[byte_i];
-    nrm_d.sticky = stk_k[byte_i];
+    nrm_d.exp    = e;
+    {nrm_d.sig, nrm_d.guard} = win;
+    nrm_d.sticky = stk;
     // lz = MW: an exact zero sum (or no live lane) is +0
-    nrm_d.zero   = (byte_i == CBW'(NBK - 1)) && (fine_q[NBK-1] == 3'(LB));
+    nrm_d.zero   = first[NBK-1] && (fine_q[NBK-1] == 3'(LB));
     nrm_d.spec   = sp_nrm;
   end
 
