@@ -4,6 +4,7 @@ on hand-built netlists, so a change to its weights or graph walk cannot pass unn
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -89,6 +90,77 @@ def test_levels_lutram_reads_from_its_own_address_only():
     net["modules"]["top"]["cells"]["r"]["port_directions"]["DOA"] = "output"
     paths = {p.end: p for p in analyse(net, "top")}
     assert paths["y"].levels == pytest.approx(2) and paths["y"].start == "ra"
+
+
+def test_levels_carry4_arcs_follow_the_carry_direction():
+    # x -> S[3] reaches O[3] and CO[3] only (entering the chain: 1), not the sums or carries of
+    # bits 0-2; y -> S[0] reaches every output; z -> DI[1] reaches CO[1..3], O[2..3], not O[1]
+    k = "0"  # a constant pin
+    cells = {"c": ("CARRY4", {"S": [2, k, k, 3], "DI": [k, 4, k, k], "CI": [k],
+                              "CO": [10, 11, 12, 13], "O": [14, 15, 16, 17]}, {})}
+    ins = {"y": [2], "x": [3], "z": [4]}
+    outs = {f"co{j}": [10 + j] for j in range(4)} | {f"o{j}": [14 + j] for j in range(4)}
+    ports = {n: {"direction": "input", "bits": b} for n, b in ins.items()}
+    ports |= {n: {"direction": "output", "bits": b} for n, b in outs.items()}
+    net = _net(cells, ports, ins | outs)
+    net["modules"]["top"]["cells"]["c"]["port_directions"]["O"] = "output"
+
+    def reached_from(src: str) -> set[str]:
+        drop = {n: p for n, p in ports.items() if p["direction"] == "output" or n == src}
+        one = _net(copy.deepcopy(cells), drop, {src: ins[src]} | outs)
+        one["modules"]["top"]["cells"]["c"]["port_directions"]["O"] = "output"
+        for bits in ins.values():  # the other inputs become constants
+            if bits != ins[src]:
+                for pn, bs in one["modules"]["top"]["cells"]["c"]["connections"].items():
+                    one["modules"]["top"]["cells"]["c"]["connections"][pn] = [
+                        k if b == bits[0] else b for b in bs]
+        return {p.end for p in analyse(one, "top") if p.start == src and p.levels == 1.0}
+
+    assert reached_from("x") == {"co3", "o3"}
+    assert reached_from("y") == set(outs)
+    assert reached_from("z") == {"co1", "co2", "co3", "o2", "o3"}
+    assert {p.end for p in analyse(net, "top")} == set(outs)
+
+
+def test_level_cells_restate_arcs_in_levels():
+    from rill.hw.synth import level_cells
+    lib = """
+(* abc9_lut=5 *)
+module LUT6(output O, input I0, I1, I2, I3, I4, I5);
+  specify
+    (I0 => O) = 642;
+    (I5 => O) = 127;
+  endspecify
+endmodule
+(* abc9_box, lib_whitebox *)
+module CARRY4(output [3:0] CO, output [3:0] O, input CI, input CYINIT, input [3:0] DI, S);
+  specify
+    (S[0]   => O[1]) = 400;
+    (CI     => CO[3]) = 114;
+  endspecify
+endmodule
+(* abc9_flop, lib_whitebox *)
+module FDRE (output reg Q, input C, CE, D, R);
+  specify
+    $setup(D , posedge C &&& CE && !IS_C_INVERTED , /*-46*/ 0); // comment
+    $setup(CE, posedge C &&& !IS_C_INVERTED, 109);
+    if (!IS_C_INVERTED && R == IS_R_INVERTED && CE) (posedge C => (Q : D ^ IS_D_INVERTED)) = 303;
+  endspecify
+endmodule
+(* abc9_lut=10 *)
+module \\$__ABC9_LUT7 (output O, input I0, I1, I2, I3, I4, I5, I6);
+  specify
+    (I6 => O) = 0 + 296 /* to select F7BMUX */ + 174 /* CMUX */;
+  endspecify
+endmodule
+"""
+    out = level_cells.restate(lib)
+    assert "(I0 => O) = 100;" in out and "(I5 => O) = 100;" in out
+    assert "(S[0]   => O[1]) = 100;" in out and "(CI     => CO[3]) = 20;" in out
+    assert "(posedge C => (Q : D ^ IS_D_INVERTED)) = 0;" in out
+    assert "$setup(CE, posedge C &&& !IS_C_INVERTED, 0);" in out
+    assert "(I6 => O) = 125;" in out
+    assert not re.search(r"= *(642|127|400|114|303|109)\b", out)
 
 
 def test_levels_reject_loops_and_unknown_cells():

