@@ -200,7 +200,7 @@ package rill_pkg;
       8: return 2;
       16: return 2;
       32: return 2;
-      64: return 3;
+      64: return 2;
       128: return 3;
       default: return 0;
     endcase
@@ -228,8 +228,7 @@ package rill_pkg;
       endcase
       64: case (c)
         0: return 1;
-        1: return 3;
-        2: return 2;
+        1: return 5;
         default: return 0;
       endcase
       128: case (c)

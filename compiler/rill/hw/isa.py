@@ -186,7 +186,7 @@ def rmax_stages(block_size: int) -> int:
 # in two stages 5.4 levels; B = 64 in two measured 6.25 with five layers in the second
 # stage and 7 with two in the first, so it keeps three; B = 128 in three, 5.4). B = 4 is not
 # measured: it keeps its one stage.
-CMP_PLAN = {4: (2,), 8: (0, 3), 16: (0, 4), 32: (1, 4), 64: (1, 3, 2), 128: (1, 3, 3)}
+CMP_PLAN = {4: (2,), 8: (0, 3), 16: (0, 4), 32: (1, 4), 64: (1, 5), 128: (1, 3, 3)}
 
 
 def cmp_rows_after(rows: int) -> int:
