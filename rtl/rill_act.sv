@@ -1,23 +1,24 @@
 // Activation unit: TANH, SIGMOID and PHI, numerics.act_tanh / act_sigmoid / act_phi
-// (docs/numerics.md). Six register stages: inputs in cycle c, y_o valid in cycle c+6.
+// (docs/numerics.md). Five register stages: inputs in cycle c, y_o valid in cycle c+5.
 // Two tables in one ROM of 2048 words, address {phi, segment}: ACT_TABLE (tanh) and
 // ACT_PHI_TABLE (erf(x / sqrt 2)). PHI reads u as TANH does and combines as SIGMOID does
 // (the "cdf" combine: s = 2^16 +- y, result s * 2^-17).
-//   Q   quantise: u = min(floor(|x| * 2^16 (tanh, phi) or 2^15 (sigmoid)), 2^19 - 1): the top
-//       19 significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1
-//   T   table read: {c0, c1} = table[{phi, u >> 9}] from a block-RAM ROM (its registered read);
-//       beside it fs = f = u & 511, or -f for a negative x's sigmoid / phi
-//   R   c1 and fs registered again (block-RAM clock-to-out is slow: the multiplier is fed
-//       from a register, not from the block RAM); the offset o = c0 (tanh), 2^16 +- c0
-//       (sigmoid, phi), as o * 2^9 (+ 511 when subtracting)
+//   QT  quantise: u = min(floor(|x| * 2^16 (tanh, phi) or 2^15 (sigmoid)), 2^19 - 1): the top
+//       19 significand bits shifted right by t = 129 (+1 sigmoid) - e, clamped to 0 / 2^19 - 1;
+//       u's top bits address the table, {c0, c1} = table[{phi, u >> 9}], a block-RAM ROM whose
+//       address register is the RAM's own (its registered read); beside it f = u & 511
+//   R   c1 registered again (block-RAM clock-to-out is slow: the multiplier is fed from a
+//       register, not from the block RAM), fs = f, or -f for a negative x's sigmoid / phi; the
+//       offset o = c0 (tanh), 2^16 +- c0 (sigmoid, phi), as o * 2^9 (+ 511 when subtracting)
 //   M   o * 2^9 + c1 * fs (+ 511): one DSP multiply-add into its P register; mag = that >> 9
 //       = o +- ((c1 * f) >> 9): tanh |y|, sigmoid / phi s = 2^16 +- y
 //   A   the leading-zero count of mag (rill_lzc), from the P register
 //   N   integer -> fp32 (exact): normalising shift, exponent, pack: tanh +-y * 2^-16,
 //       sigmoid / phi s * 2^-17, +0 when mag = 0; NaN -> 0x7FC00000
-// (Until issue 11's second pass the count had its own stage N1: seven stages. Feeding the
-// multiplier straight from the block RAM as well, five stages, measured 5 levels but
-// 80 MHz on ECP5 against 134: the path is the RAM's clock-to-out plus a multiplier.)
+// (Until issue 11's second pass the count had its own stage N1: seven stages; until its
+// eighth, Q registered u and T read the ROM from that register: six. Feeding the multiplier
+// straight from the block RAM instead measured 5 levels but 80 MHz on ECP5 against 134: the
+// path is the RAM's clock-to-out plus a multiplier.)
 module rill_act
   import rill_pkg::*;
 (
@@ -51,10 +52,9 @@ module rill_act
     logic cdf;  // SIGMOID or PHI: s = 2^16 +- y, result s * 2^-17
   } flags_t;
 
-  // ---------------------------------------------------------------- Q: quantise
-  flags_t        q_flags_d, q_flags_q;
-  logic          q_phi_q;  // the erf table (the ROM address only)
-  logic [UW-1:0] u_d, u_q;
+  // ---------------------------------------------------------------- QT: quantise, table read
+  flags_t        q_flags_d;
+  logic [UW-1:0] u_d;
 
   // The exponent window e_min <= e <= e_max (e_min = E_MIN, e_max = T_MAX, +1 for sigmoid)
   // is split at e[4:0]: the +1 stays inside the low five bits (checked here), so every
@@ -97,12 +97,12 @@ module rill_act
     q_flags_d.cdf     = sigmoid_i || phi_i;
   end
 
-  // ---------------------------------------------------------------- T: table read (ROM)
-  // The ROM and its read register (rom_q) map onto block RAM (2048 x 27 bits per lane).
+  // The ROM and its read register (rom_q) map onto block RAM (2048 x 27 bits per lane); the
+  // quantiser drives its address, which the RAM registers.
   flags_t                   t_flags_q;
   logic [EW-1:0]            rom [WORDS];
   logic [EW-1:0]            rom_d, rom_q;
-  logic signed [FW:0]       fs_d, fs_q;  // f, or -f for a negative x's sigmoid / phi
+  logic [FW-1:0]            f_q;  // f = u & 511
 
   initial begin
     for (int k = 0; k < SEGS; k++) begin
@@ -111,9 +111,7 @@ module rill_act
     end
   end
 
-  assign rom_d = rom[{q_phi_q, u_q[UW-1:ACT_FRAC_BITS]}];
-  assign fs_d  = (q_flags_q.cdf && q_flags_q.neg) ? -$signed({1'b0, u_q[FW-1:0]})
-                                                  : $signed({1'b0, u_q[FW-1:0]});
+  assign rom_d = rom[{phi_i, u_d[UW-1:ACT_FRAC_BITS]}];
 
   // ---------------------------------------------------------------- R: the ROM word, the offset
   // The offset o = c0 (tanh) or 2^16 +- c0 (sigmoid, phi), as o * 2^9 (+ 511 when
@@ -121,8 +119,10 @@ module rill_act
   // three operands in registers.
   flags_t                 r_flags_q;
   logic [ACT_C1_BITS-1:0] c1_q;
-  logic signed [FW:0]     r_fs_q;
+  logic signed [FW:0]     fs_d, r_fs_q;  // f, or -f for a negative x's sigmoid / phi
   logic signed [SW-1:0]   offw_d, offw_q;  // o * 2^9 (+ 511)
+
+  assign fs_d = (t_flags_q.cdf && t_flags_q.neg) ? -$signed({1'b0, f_q}) : $signed({1'b0, f_q});
 
   always_comb begin
     logic [YW-1:0]          off;
@@ -202,15 +202,12 @@ module rill_act
   end
 
   always_ff @(posedge clk_i) begin
-    q_flags_q <= q_flags_d;
-    q_phi_q   <= phi_i;
-    u_q       <= u_d;
-    t_flags_q <= q_flags_q;
+    t_flags_q <= q_flags_d;
     rom_q     <= rom_d;
-    fs_q      <= fs_d;
+    f_q       <= u_d[FW-1:0];
     r_flags_q <= t_flags_q;
     c1_q      <= rom_q[ACT_C1_BITS-1:0];
-    r_fs_q    <= fs_q;
+    r_fs_q    <= fs_d;
     offw_q    <= offw_d;
     m_flags_q <= r_flags_q;
     sum_q     <= sum_d;

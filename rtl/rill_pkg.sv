@@ -183,7 +183,7 @@ package rill_pkg;
   // ---- latencies, issue to readable (isa.Timing) ----
   localparam int unsigned ADD_STAGES = 4;  // register stages per unit
   localparam int unsigned MUL_STAGES = 3;
-  localparam int unsigned ACT_STAGES = 6;
+  localparam int unsigned ACT_STAGES = 5;
   localparam int unsigned RELU_STAGES = 1;
   localparam int unsigned MINMAX_STAGES = 2;
   localparam int unsigned FN_STAGES = 7;
@@ -252,7 +252,7 @@ package rill_pkg;
   endfunction
   localparam int unsigned LAT_ADD = 6;
   localparam int unsigned LAT_MUL = 5;
-  localparam int unsigned LAT_ACT = 8;
+  localparam int unsigned LAT_ACT = 7;
   localparam int unsigned LAT_RELU = 3;
   localparam int unsigned LAT_MINMAX = 4;
   localparam int unsigned LAT_FN = 9;

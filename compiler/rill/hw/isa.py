@@ -147,7 +147,7 @@ def vector_bank(core: int) -> int:
 # builds exactly these (rill_pkg.sv carries them) and every latency below derives from them.
 ADD_STAGES = 4  # rill_fp32_add
 MUL_STAGES = 3  # rill_fp32_mul
-ACT_STAGES = 6  # rill_act
+ACT_STAGES = 5  # rill_act
 RELU_STAGES = 1  # rill_vector_unit, one compare/select: RELU, ABS, NEG
 MINMAX_STAGES = 2  # rill_vector_unit: MAX/MIN/GT/GE, the magnitude compare, then the pick
 FN_STAGES = 7  # rill_fn: RECIP, RSQRT, EXP2
