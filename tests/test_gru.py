@@ -250,7 +250,9 @@ def test_seed_sized_gru_streams_as_fast_as_the_lstm():
     scheduler; the matrix forward (a MAC result to a vector op a cycle sooner) takes both 3
     cycles: 126 against 128, 125 from the optimal scheduler; a MAC a cycle shorter (the dot
     row's zero counts in its CPA stage) takes both 3 more: 123 against 125, 122 from the optimal
-    scheduler (docs/architecture.md, "Recurrent layers")."""
+    scheduler; B = 64's compression in two CMP stages (a MAC another cycle shorter) and the
+    five-stage activation unit: 117 against 119, 115 from the optimal scheduler
+    (docs/architecture.md, "Recurrent layers")."""
     from rill.models import GruNet as SeedGru
     from rill.models import LstmNet as SeedLstm
 
@@ -258,10 +260,10 @@ def test_seed_sized_gru_streams_as_fast_as_the_lstm():
     x = torch.randn(20, 128)
     gru, expected = compile_model(SeedGru(), x, config, stream_axis=0)
     lstm, _ = compile_model(SeedLstm(), x, config, stream_axis=0)
-    assert (gru.cycle_count_per_inference(), lstm.cycle_count_per_inference()) == (123, 125)
+    assert (gru.cycle_count_per_inference(), lstm.cycle_count_per_inference()) == (117, 119)
     gm, _ = rill.fx.prepare_shape(SeedGru(), x)
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
-    assert nnir.to_program(config, scheduler="optimal").cycle_count_per_inference() == 122
+    assert nnir.to_program(config, scheduler="optimal").cycle_count_per_inference() == 115
     y = gru.to_vm().run_timesteps(x.numpy())
     assert np.abs(y - expected.numpy()).max() < 3e-3
 

@@ -173,15 +173,15 @@ def test_schedule_floor_in_the_report(tmp_path):
     gm, _ = rill.fx.prepare_shape(LstmNet(), torch.randn(3, 128))
     nnir, _ = rill.fx.nnir.to_nnir(gm).streaming_transform(0)
     config = rill.Config.ia_840f_c3b64()
-    fast = nnir.to_program(config, scheduler="optimal", effort=10)  # proves 125
+    fast = nnir.to_program(config, scheduler="optimal", effort=10)  # proves 118
     fast.save(tmp_path / "seed.rill")
     loaded = rill.Program.load(tmp_path / "seed.rill")
     assert loaded.debug.schedule == fast.debug.schedule
     rep = analyse(loaded)
-    assert (rep.scheduler, rep.floor, rep.floor_proven) == ("optimal", 125, True)
-    assert ("schedule floor (the optimal scheduler, CP-SAT): 125 cycles (proven: no schedule "
+    assert (rep.scheduler, rep.floor, rep.floor_proven) == ("optimal", 118, True)
+    assert ("schedule floor (the optimal scheduler, CP-SAT): 118 cycles (proven: no schedule "
             "of this model's dataflow graph is faster)") in table(rep)
-    assert rep.to_json()["schedule_floor_cycles"] == 125
+    assert rep.to_json()["schedule_floor_cycles"] == 118
     listed = analyse(nnir.to_program(config))
     assert listed.scheduler == "list" and listed.floor is None
     assert 'compile with scheduler="optimal" for the proven floor' in table(listed)
