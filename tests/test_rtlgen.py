@@ -17,7 +17,7 @@ def test_package_carries_contract_values():
     # B = 64: the MAC is the dot row then the fp32 accumulate add (docs/architecture.md)
     tm = isa.Timing.of(Config(1, 64))
     d = isa.dot_stages(64)
-    assert (d, tm.mac, tm.mac_acc_read) == (11, d + isa.ADD_STAGES + 2, d)
+    assert (d, tm.mac, tm.mac_acc_read) == (10, d + isa.ADD_STAGES + 2, d)
     assert "return 5 + tree_stages(b) + cmp_stages(b);" in text
     for b in rtlgen.BLOCK_SIZES:
         assert f"      {b}: return {isa.cmp_stages(b)};" in text
@@ -67,8 +67,9 @@ def test_compression_plan():
     assert isa.cmp_layers(64) == 6
     for b in rtlgen.BLOCK_SIZES:  # the plan takes every layer
         assert sum(isa.CMP_PLAN[b]) == isa.cmp_layers(b) and min(isa.CMP_PLAN[b][1:], default=1) > 0
-    # the 3:2 layers took T stages: B = 32 and 128 gain one, the others none
-    assert [isa.cmp_stages(1 << k) for k in range(2, 8)] == [1, 2, 2, 2, 3, 3]
-    assert [isa.dot_stages(1 << k) for k in range(2, 8)] == [7, 9, 9, 10, 11, 12]
+    # the 3:2 layers took T stages: B = 32 and 128 gain one, the others none; B = 64 one more
+    # with the level-weighted mapper (its five-layer second stage measured 6.25 before it)
+    assert [isa.cmp_stages(1 << k) for k in range(2, 8)] == [1, 2, 2, 2, 2, 3]
+    assert [isa.dot_stages(1 << k) for k in range(2, 8)] == [7, 9, 9, 10, 10, 12]
     text = rtlgen.gen_pkg()
     assert "      32: case (c)\n        0: return 1;\n        1: return 4;" in text

@@ -155,8 +155,8 @@ def analyse(netlist: dict, top: str) -> list[Path]:
         elif t == "CARRY4":
             # bit j's sum O[j] = S[j] ^ c[j] and carry CO[j] see S[0..j], DI[0..j-1] (CO[j]:
             # DI[0..j] too), CYINIT and CI: no arc from a higher bit's inputs to a lower output
-            def pin(p: str, k: int) -> list[int]:
-                bs = conns.get(p, [])
+            def pin(p: str, k: int, _conns=conns) -> list[int]:
+                bs = _conns.get(p, [])
                 return [bs[k]] if k < len(bs) and isinstance(bs[k], int) else []
 
             cyinit = [b for b in conns.get("CYINIT", []) if isinstance(b, int)]
