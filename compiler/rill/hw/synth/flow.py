@@ -198,6 +198,14 @@ def _classify(types: Counter, classes: dict[str, re.Pattern]) -> dict[str, int]:
     return out
 
 
+def _yosys_xilinx_file(name: str) -> Path:
+    """A file of Debian yosys's Xilinx techlib (share/yosys/xilinx/)."""
+    src = Path(_yosys()).resolve().parents[1] / "share" / "yosys" / "xilinx" / name
+    if not src.exists():
+        raise SynthError(f"yosys's Xilinx techlib file not found at {src}")
+    return src
+
+
 def _xilinx_cells(work: Path) -> Path:
     """yosys's Xilinx cell library without RAMB36E1's WEBWE setup arc (synth_xilinx's `begin`
     step is done by the caller with this copy). yosys 0.23 maps a true-dual-port block RAM
@@ -206,10 +214,7 @@ def _xilinx_cells(work: Path) -> Path:
     every design with a RAMB36E1 crashed. The arc only guides ABC's mapping; levels.py does
     its own timing (block RAMs start and end paths). Every other arc is restated in the
     budget's levels (`level_cells`)."""
-    src = Path(_yosys()).resolve().parents[1] / "share" / "yosys" / "xilinx" / "cells_sim.v"
-    if not src.exists():
-        raise SynthError(f"yosys's Xilinx cell library not found at {src}")
-    text = src.read_text()
+    text = _yosys_xilinx_file("cells_sim.v").read_text()
     i = text.index("module RAMB36E1")
     j = text.index("endmodule", i)
     body = re.sub(r"\n[^\n]*\$setup\(WEBWE,[^\n]*", "", text[i:j])
@@ -220,11 +225,8 @@ def _xilinx_cells(work: Path) -> Path:
 
 def _abc9_model(work: Path) -> Path:
     """yosys's abc9 box of the MUXF7/MUXF8 pair, its arcs in the budget's levels."""
-    src = Path(_yosys()).resolve().parents[1] / "share" / "yosys" / "xilinx" / "abc9_model.v"
-    if not src.exists():
-        raise SynthError(f"yosys's Xilinx abc9 model not found at {src}")
     out = work / "xc7_abc9_model.v"
-    out.write_text(level_cells.restate(src.read_text()))
+    out.write_text(level_cells.restate(_yosys_xilinx_file("abc9_model.v").read_text()))
     return out
 
 
